@@ -1,0 +1,186 @@
+"""The application factory: `flask --app app …` and gunicorn's `app:create_app()` find it here."""
+from __future__ import annotations
+
+import logging
+import uuid
+from pathlib import Path
+
+from dotenv import load_dotenv
+from flask import Flask, g, render_template, request
+from flask_wtf.csrf import CSRFError
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import check_settings, load_settings
+from extensions import csrf, db, limiter, login_manager, mail, migrate
+
+log = logging.getLogger("portico")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    load_dotenv(Path.cwd() / ".env")
+    app = Flask(__name__, instance_relative_config=True)
+    mode = (config or {}).get("APP_ENV")
+    app.config.update(load_settings(Path(app.instance_path), mode))
+    if config:
+        app.config.update(config)
+    check_settings(app.config)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+
+    register_logging(app)
+    register_proxy(app)
+    register_extensions(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_request_hooks(app)
+    register_template_helpers(app)
+    register_cli(app)
+    return app
+
+
+def register_logging(app: Flask) -> None:
+    if not app.logger.handlers or app.config["APP_ENV"] == "production":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def register_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-* only from the configured number of proxies."""
+    count = app.config["PROXY_COUNT"]
+    if count:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count, x_port=count)
+
+
+def register_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    mail.init_app(app)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine)
+
+    import auth  # noqa: F401  (registers the user loader)
+
+
+def configure_engine(engine: Engine) -> None:
+    """SQLite: foreign keys on, WAL, and transactions that can start IMMEDIATE.
+
+    pysqlite's own transaction handling cannot take a write lock up front, so
+    the driver is put in autocommit mode and we emit BEGIN ourselves; a
+    connection with the execution option `sqlite_immediate=True` begins with
+    BEGIN IMMEDIATE, which is how a booking locks its session on SQLite.
+    """
+    if engine.dialect.name != "sqlite" or getattr(engine, "_portico_configured", False):
+        return
+    engine._portico_configured = True
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn):
+        if conn.get_execution_options().get("sqlite_immediate"):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def register_blueprints(app: Flask) -> None:
+    from blueprints.admin import bp as admin_bp
+    from blueprints.blog import bp as blog_bp
+    from blueprints.contact import bp as contact_bp
+    from blueprints.site import bp as site_bp
+    from blueprints.training import bp as training_bp
+
+    for bp in (site_bp, blog_bp, contact_bp, training_bp, admin_bp):
+        app.register_blueprint(bp)
+
+
+ERROR_TEXT = {
+    400: ("Bad request", "The request could not be understood. If you were sending a form, go back, reload the page and try again."),
+    403: ("Forbidden", "You do not have access to this page."),
+    404: ("Page not found", "There is nothing at this address. It may have moved, or the link may be mistyped."),
+    405: ("Method not allowed", "This address does not accept that kind of request."),
+    410: ("Gone", "This is no longer available."),
+    413: ("Too large", "What you sent is larger than this site accepts. Please shorten it and try again."),
+    429: ("Too many requests", "You have sent too many requests in a short time. Please wait a little and try again."),
+    500: ("Something went wrong", "An unexpected error stopped this page. It has been logged; please try again in a moment."),
+    503: ("Temporarily unavailable", "The site cannot answer right now. Please try again in a moment."),
+}
+
+
+def render_error(code: int, description: str | None = None, retry_after: str | None = None):
+    title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
+    body = render_template(
+        "errors/error.html", code=code, title=title, text=description or text,
+        retry_after=retry_after, request_id=getattr(g, "request_id", None),
+    )
+    return body, code
+
+
+def register_errorhandlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error):
+        return render_error(400, "This form has expired or was not sent from this site. Go back, reload the page and try again.")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        if error.code == 429:
+            retry = getattr(getattr(error, "limit", None), "limit", None)
+            wait = f"{retry.get_expiry()} seconds" if retry is not None else None
+            response = error.get_response()
+            body, code = render_error(429, retry_after=wait)
+            headers = {k: v for k, v in response.headers.items() if k.lower().startswith(("retry-after", "x-ratelimit"))}
+            return body, code, headers
+        if error.code in ERROR_TEXT:
+            headers = {}
+            if error.code == 405:
+                headers = {k: v for k, v in error.get_response().headers.items() if k.lower() == "allow"}
+            return (*render_error(error.code), headers)
+        return error
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception):
+        log.exception("unhandled error request_id=%s path=%s", getattr(g, "request_id", "-"), request.path)
+        try:
+            db.session.rollback()
+        except Exception:  # the database itself may be what failed
+            log.warning("rollback failed request_id=%s", getattr(g, "request_id", "-"))
+        return render_error(500)
+
+
+def register_request_hooks(app: Flask) -> None:
+    from security import apply_security_headers, check_host
+
+    @app.before_request
+    def assign_request_id():
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex[:16]
+        check_host(app)
+
+    @app.after_request
+    def headers(response):
+        response.headers["X-Request-ID"] = g.get("request_id", "")
+        return apply_security_headers(app, response)
+
+
+def register_template_helpers(app: Flask) -> None:
+    import template_helpers
+
+    template_helpers.init_app(app)
+
+
+def register_cli(app: Flask) -> None:
+    import cli
+
+    cli.init_app(app)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from flask import Response, abort, current_app, jsonify, render_template, send_from_directory, url_for
+from sqlalchemy import select, text
+
+from blueprints.site import bp
+from extensions import db
+from models import Course, Post, Service, Tag, TrainingSession, post_tags
+
+
+@bp.get("/")
+def home():
+    services = db.session.scalars(Service.ordered()).all()
+    posts = db.session.scalars(Post.visible().limit(3)).all()
+    sessions = db.session.execute(
+        TrainingSession.upcoming().add_columns(TrainingSession.seats_held_column()).limit(4)
+    ).all()
+    return render_template("site/home.html", services=services, posts=posts, sessions=sessions)
+
+
+@bp.get("/services")
+def services():
+    return render_template("site/services.html", services=db.session.scalars(Service.ordered()).all())
+
+
+@bp.get("/services/<slug>")
+def service(slug: str):
+    item = db.session.scalar(select(Service).where(Service.slug == slug))
+    if item is None:
+        abort(404)
+    others = db.session.scalars(Service.ordered().where(Service.id != item.id)).all()
+    return render_template("site/service.html", service=item, others=others)
+
+
+@bp.get("/privacy")
+def privacy():
+    return render_template("site/privacy.html")
+
+
+@bp.get("/robots.txt")
+def robots():
+    body = f"User-agent: *\nDisallow: /admin/\nDisallow: /bookings/\n\nSitemap: {current_app.config['SITE_URL']}/sitemap.xml\n"
+    return Response(body, mimetype="text/plain")
+
+
+@bp.get("/sitemap.xml")
+def sitemap():
+    base = current_app.config["SITE_URL"]
+    pages = [url_for("site.home"), url_for("site.services"), url_for("blog.index"),
+             url_for("training.index"), url_for("contact.form"), url_for("site.privacy")]
+    entries = [(base + path, None) for path in pages]
+    for slug, updated in db.session.execute(select(Service.slug, Service.updated_at).order_by(Service.position)):
+        entries.append((base + url_for("site.service", slug=slug), updated))
+    visible = Post.visible().subquery()
+    for slug, updated in db.session.execute(select(visible.c.slug, visible.c.updated_at)):
+        entries.append((base + url_for("blog.post", slug=slug), updated))
+    tag_slugs = db.session.scalars(
+        select(Tag.slug).join(post_tags).join(visible, visible.c.id == post_tags.c.post_id).distinct().order_by(Tag.slug)
+    )
+    for slug in tag_slugs:
+        entries.append((base + url_for("blog.tag", tag=slug), None))
+    courses = select(Course.slug, Course.updated_at).where(Course.published.is_(True)).order_by(Course.position)
+    for slug, updated in db.session.execute(courses):
+        entries.append((base + url_for("training.course", slug=slug), updated))
+    xml = render_template("site/sitemap.xml", entries=entries)
+    return Response(xml, mimetype="application/xml")
+
+
+@bp.get("/healthz")
+def healthz():
+    try:
+        db.session.execute(text("SELECT 1"))
+    except Exception:
+        current_app.logger.warning("health check: database did not answer")
+        db.session.rollback()
+        return jsonify(status="unavailable", database="down"), 503
+    return jsonify(status="ok")
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    return send_from_directory(current_app.static_folder, "favicon.ico", mimetype="image/vnd.microsoft.icon", max_age=86400)

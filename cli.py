@@ -1,0 +1,50 @@
+"""Command-line entry points: `flask --app app <command>`. They call the same operations as the web."""
+from __future__ import annotations
+
+import click
+from flask import Flask
+from sqlalchemy import select
+
+from extensions import db
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(seed_command)
+    app.cli.add_command(admin_group)
+
+
+@click.command("seed")
+@click.option("--demo", is_flag=True, help="Also add a few upcoming demo training sessions.")
+def seed_command(demo: bool) -> None:
+    """Load content/ into the database (safe to run again: it only adds what is missing)."""
+    from seeding import seed_all
+
+    added = seed_all(demo=demo)
+    click.echo("Seeded: " + ", ".join(f"{count} {kind}" for kind, count in added.items()) + ".")
+
+
+@click.group("admin")
+def admin_group() -> None:
+    """Manage admin accounts."""
+
+
+@admin_group.command("create")
+@click.argument("email")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
+              help="The password (asked for when not given).")
+def admin_create(email: str, password: str) -> None:
+    """Create an admin account, or reset the password of an existing one."""
+    from models import AdminUser
+
+    email = email.strip().lower()
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    user = db.session.scalar(select(AdminUser).where(AdminUser.email == email))
+    created = user is None
+    if created:
+        user = AdminUser(email=email)
+        db.session.add(user)
+    user.set_password(password)
+    user.rotate_session_token()
+    db.session.commit()
+    click.echo(f"{'Created' if created else 'Updated'} admin {email}.")

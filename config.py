@@ -1,0 +1,178 @@
+"""Settings from the environment, one class per mode.
+
+The mode comes from APP_ENV (development, production, testing). Production is
+the default so that a forgotten variable fails closed rather than open.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+DEFAULT_INSTANCE = BASE_DIR / "instance"
+
+# Values people copy from examples; production refuses them.
+WEAK_SECRET_KEYS = {"", "dev", "development", "secret", "changeme", "change-me", "please-change-me", "test"}
+
+
+class ConfigError(SystemExit):
+    """Raised when the app must not start; SystemExit prints one line, no traceback."""
+
+
+def env_bool(name: str, default: bool = False) -> bool:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value and value.strip() else default
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual postgres:// spellings and use psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class BaseConfig:
+    APP_ENV = "production"
+    DEBUG = False
+    TESTING = False
+
+    def __init__(self, instance_path: Path) -> None:
+        env = os.environ.get
+        self.SECRET_KEY = env("SECRET_KEY")
+        self.SQLALCHEMY_DATABASE_URI = normalise_database_url(
+            env("DATABASE_URL") or f"sqlite:///{instance_path / 'portico.db'}"
+        )
+        self.SQLALCHEMY_ENGINE_OPTIONS = self.engine_options(self.SQLALCHEMY_DATABASE_URI)
+
+        self.MAIL_SERVER = env("MAIL_SERVER") or None
+        self.MAIL_PORT = env_int("MAIL_PORT", 25)
+        self.MAIL_USE_TLS = env_bool("MAIL_USE_TLS")
+        self.MAIL_USE_SSL = env_bool("MAIL_USE_SSL")
+        self.MAIL_USERNAME = env("MAIL_USERNAME") or None
+        self.MAIL_PASSWORD = env("MAIL_PASSWORD") or None
+        self.MAIL_DEFAULT_SENDER = env("MAIL_DEFAULT_SENDER") or "Portico <noreply@localhost>"
+        self.MAIL_DIR = str(instance_path / "mail")
+        self.CONSULTANT_EMAIL = env("CONSULTANT_EMAIL") or "linustribe@gmail.com"
+        self.CONSULTANT_NAME = env("CONSULTANT_NAME") or "Linus Tribe"
+        self.SITE_NAME = env("SITE_NAME") or "Portico"
+        self.SITE_URL = (env("SITE_URL") or "http://127.0.0.1:5000").rstrip("/")
+
+        self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI") or "memory://"
+        self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_HEADERS_ENABLED = True
+
+        self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)
+        # Hosts the site answers for; empty means "the host of SITE_URL" (plus loopback in development).
+        self.ALLOWED_HOSTS = [h.strip() for h in (env("ALLOWED_HOSTS") or "").split(",") if h.strip()]
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
+        self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
+
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = self.SITE_URL.startswith("https://")
+        self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_IDLE_MINUTES", 60) * 60
+        self.WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token
+
+        # Spam traps: submissions quicker than this are treated as bots.
+        self.SPAM_MIN_SECONDS = env_int("SPAM_MIN_SECONDS", 3)
+        # Outbox: a background thread delivers in the one-process default;
+        # production runs `flask outbox deliver --loop` workers instead.
+        self.OUTBOX_THREAD = env_bool("OUTBOX_THREAD", True)
+        self.OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+
+    @staticmethod
+    def engine_options(url: str) -> dict:
+        if url.startswith("sqlite"):
+            return {"connect_args": {"timeout": 30}}
+        return {
+            "pool_pre_ping": True,
+            "pool_size": env_int("DB_POOL_SIZE", 5),
+            "max_overflow": env_int("DB_MAX_OVERFLOW", 5),
+            "pool_recycle": env_int("DB_POOL_RECYCLE", 1800),
+        }
+
+
+class ProductionConfig(BaseConfig):
+    pass
+
+
+class DevelopmentConfig(BaseConfig):
+    APP_ENV = "development"
+
+    def __init__(self, instance_path: Path) -> None:
+        super().__init__(instance_path)
+        if not self.SECRET_KEY:
+            self.SECRET_KEY = _development_secret(instance_path)
+        if not os.environ.get("ALLOWED_HOSTS"):
+            self.ALLOWED_HOSTS = []
+
+
+class TestingConfig(BaseConfig):
+    APP_ENV = "testing"
+    TESTING = True
+
+    def __init__(self, instance_path: Path) -> None:
+        super().__init__(instance_path)
+        self.SECRET_KEY = "testing-secret-key-not-for-production"
+        self.SQLALCHEMY_DATABASE_URI = "sqlite://"
+        self.SQLALCHEMY_ENGINE_OPTIONS = self.engine_options(self.SQLALCHEMY_DATABASE_URI)
+        self.MAIL_SERVER = None
+        self.RATELIMIT_ENABLED = False
+        self.RATELIMIT_STORAGE_URI = "memory://"
+        self.WTF_CSRF_ENABLED = False
+        self.SPAM_MIN_SECONDS = 0
+        self.OUTBOX_THREAD = False
+        self.SITE_URL = "http://localhost"
+        self.SESSION_COOKIE_SECURE = False
+
+
+MODES = {
+    "production": ProductionConfig,
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+}
+
+
+def load_settings(instance_path: Path, mode: str | None = None) -> dict:
+    mode = (mode or os.environ.get("APP_ENV") or "production").strip().lower()
+    if mode not in MODES:
+        raise ConfigError(f"Portico refuses to start: APP_ENV={mode!r} is not one of {', '.join(MODES)}.")
+    config = MODES[mode](instance_path)
+    settings = {k: getattr(config, k) for k in dir(config) if k.isupper()}
+    return settings
+
+
+def _development_secret(instance_path: Path) -> str:
+    """A random key kept in instance/ so development sessions survive restarts."""
+    path = instance_path / "dev-secret-key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def check_settings(config) -> None:
+    """Refuse to run production with a guessable key or with debug on."""
+    if config.get("APP_ENV") != "production":
+        return
+    key = config.get("SECRET_KEY") or ""
+    if key.strip().lower() in WEAK_SECRET_KEYS or len(key) < 16:
+        raise ConfigError(
+            "Portico refuses to start: set SECRET_KEY to a long random value "
+            "(python -c 'import secrets; print(secrets.token_hex(32))')."
+        )
+    if config.get("DEBUG") or env_bool("FLASK_DEBUG"):
+        raise ConfigError("Portico refuses to start: debug mode is on in production.")

@@ -1,0 +1,118 @@
+"""Public content: consultancy services, blog posts, tags and reader comments."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text, select
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import UTCDateTime, utcnow
+
+
+class Service(db.Model):
+    """One consultancy area (Public Cloud, Network…), shown at /services/<slug>."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    title: Mapped[str] = mapped_column(String(120))
+    headline: Mapped[str] = mapped_column(String(200), default="")
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    offerings: Mapped[list] = mapped_column(JSON, default=list)
+    cta: Mapped[str] = mapped_column(String(20), default="contact")  # contact | training
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    @classmethod
+    def ordered(cls):
+        return select(cls).order_by(cls.position, cls.title)
+
+
+post_tags = Table(
+    "post_tags",
+    db.Model.metadata,
+    Column("post_id", ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Tag(db.Model):
+    __tablename__ = "tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(60), unique=True)
+    name: Mapped[str] = mapped_column(String(60))
+
+
+class Post(db.Model):
+    """A blog article. Markdown is rendered and sanitised when saved, never per request."""
+
+    __tablename__ = "posts"
+
+    DRAFT = "draft"
+    PUBLISHED = "published"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(300), default="")
+    body: Mapped[str] = mapped_column(Text, default="")
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    # [{"level": 2, "id": "docker-swarm", "text": "Docker Swarm"}, …] from the rendered headings
+    toc: Mapped[list] = mapped_column(JSON, default=list)
+    reading_minutes: Mapped[int] = mapped_column(Integer, default=1)
+    # Slugs of the training courses this article leads to (its call to action).
+    course_slugs: Mapped[list] = mapped_column(JSON, default=list)
+    status: Mapped[str] = mapped_column(String(20), default=DRAFT, index=True)
+    # A published post with a future published_at is scheduled: invisible until then.
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by=Tag.name, lazy="selectin")
+    comments: Mapped[list[Comment]] = relationship(
+        back_populates="post", cascade="all, delete-orphan", order_by="Comment.created_at"
+    )
+
+    def is_visible(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.status == self.PUBLISHED and self.published_at is not None and self.published_at <= now
+
+    @classmethod
+    def visible(cls, now: datetime | None = None):
+        """Published posts whose time has come, newest first."""
+        now = now or utcnow()
+        return (
+            select(cls)
+            .where(cls.status == cls.PUBLISHED, cls.published_at.is_not(None), cls.published_at <= now)
+            .order_by(cls.published_at.desc(), cls.id.desc())
+        )
+
+
+class Comment(db.Model):
+    """A reader's comment; shown only once the consultant approves it."""
+
+    __tablename__ = "comments"
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SPAM = "spam"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    author_name: Mapped[str] = mapped_column(String(100))
+    author_email: Mapped[str] = mapped_column(String(254))  # never shown publicly
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
+    spam_reason: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    moderated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
+
+    post: Mapped[Post] = relationship(back_populates="comments")

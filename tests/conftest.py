@@ -1,0 +1,287 @@
+"""Shared fixtures: an app per test on a real database, a real SMTP server, logged-in clients.
+
+Database: SQLite (a fresh file per test) by default; PostgreSQL when
+TEST_DATABASE_URL is set (one throwaway database per run, tables emptied
+after each test). In CI (CI=true) anything a test needs that is missing
+fails the test; elsewhere it skips, saying what is missing.
+"""
+from __future__ import annotations
+
+import os
+import smtplib
+import socket
+import uuid
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from config import BaseConfig, normalise_database_url
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_EMAIL = "consultant@example.com"
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+def require(what: str, reason: str) -> None:
+    """Fail in CI, skip elsewhere: a test never silently passes without what it needs."""
+    if IN_CI:
+        pytest.fail(f"{what} is required in CI but {reason}")
+    pytest.skip(f"{what} not available here: {reason}")
+
+
+# --- databases ---------------------------------------------------------------------------
+
+class PostgresDatabase:
+    """One database of our own on a possibly shared server, dropped at the end of the run."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin_url = make_url(normalise_database_url(admin_url))
+        self.name = f"portico_test_{uuid.uuid4().hex[:10]}"
+        self.url = self.admin_url.set(database=self.name).render_as_string(hide_password=False)
+
+    def create(self) -> None:
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        engine.dispose()
+
+    def drop(self) -> None:
+        engine = create_engine(self.admin_url, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        engine.dispose()
+
+    def new_database(self) -> str:
+        """Another empty database (for migration tests); dropped with the run."""
+        extra = PostgresDatabase(self.admin_url.render_as_string(hide_password=False))
+        extra.create()
+        self._extra = getattr(self, "_extra", []) + [extra]
+        return extra.url
+
+
+def postgres_url() -> str | None:
+    return os.environ.get("TEST_DATABASE_URL") or None
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    url = postgres_url()
+    if not url:
+        yield None
+        return
+    database = PostgresDatabase(url)
+    try:
+        database.create()
+    except Exception as error:  # noqa: BLE001
+        pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is not reachable: {error}", returncode=1)
+    from extensions import db
+    import models  # noqa: F401
+
+    engine = create_engine(database.url)
+    db.metadata.create_all(engine)
+    engine.dispose()
+    yield database
+    for extra in getattr(database, "_extra", []):
+        extra.drop()
+    database.drop()
+
+
+@pytest.fixture
+def database_url(postgres, tmp_path) -> str:
+    if postgres is not None:
+        return postgres.url
+    return f"sqlite:///{tmp_path / 'portico-test.db'}"
+
+
+@pytest.fixture
+def empty_database_url(postgres, tmp_path) -> str:
+    """A database with no tables at all (for migration tests)."""
+    if postgres is not None:
+        return postgres.new_database()
+    return f"sqlite:///{tmp_path / 'empty.db'}"
+
+
+def make_app(database_url: str, tmp_path: Path, **overrides):
+    from app import create_app
+
+    config = {
+        "APP_ENV": "testing",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": BaseConfig.engine_options(database_url),
+        "MAIL_DIR": str(tmp_path / "mail"),
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture
+def app_config() -> dict:
+    """Per-test overrides: a test module may override this fixture, or a test may update it before `app` is used."""
+    return {}
+
+
+@pytest.fixture
+def app(database_url, tmp_path, app_config, postgres):
+    yield from running_app(database_url, tmp_path, app_config, postgres)
+
+
+def running_app(database_url, tmp_path, app_config, postgres):
+    """An app inside its context on a database with every table; emptied afterwards."""
+    from extensions import db
+
+    app = make_app(database_url, tmp_path, **app_config)
+    with app.app_context():
+        if postgres is None:
+            db.create_all()
+        yield app
+        db.session.remove()
+        if postgres is not None:
+            tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+            with db.engine.begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db_session(app):
+    from extensions import db
+
+    return db.session
+
+
+# --- mail ---------------------------------------------------------------------------------
+
+class CollectingHandler:
+    """An aiosmtpd handler that keeps every message; can be slowed down or made to refuse."""
+
+    def __init__(self) -> None:
+        self.messages = []
+        self.delay = 0.0
+        self.refuse = False
+
+    async def handle_DATA(self, server, session, envelope):
+        import asyncio
+
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        if self.refuse:
+            return "451 4.3.0 Try again later"
+        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        message.envelope_from = envelope.mail_from
+        message.envelope_to = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 OK"
+
+
+class SmtpServer:
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.handler = CollectingHandler()
+        self.port = free_port()
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+
+    @property
+    def messages(self):
+        return self.handler.messages
+
+    def start(self):
+        self.controller.start()
+        ALLOWED_SMTP_PORTS.add(self.port)
+
+    def stop(self):
+        ALLOWED_SMTP_PORTS.discard(self.port)
+        self.controller.stop()
+
+    def config(self) -> dict:
+        return {"MAIL_SERVER": "127.0.0.1", "MAIL_PORT": self.port, "MAIL_USE_TLS": False, "MAIL_USE_SSL": False}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+ALLOWED_SMTP_PORTS: set[int] = set()
+
+
+@pytest.fixture(autouse=True)
+def smtp_guard(monkeypatch):
+    """Any SMTP connection to anything but a test server fails the test."""
+    original = smtplib.SMTP.connect
+
+    def guarded(self, host="localhost", port=0, source_address=None):
+        if host not in ("127.0.0.1", "localhost") or int(port) not in ALLOWED_SMTP_PORTS:
+            raise AssertionError(f"test tried to talk SMTP to {host}:{port}")
+        return original(self, host, port, source_address)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", guarded)
+
+
+@pytest.fixture
+def smtp_server():
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_app(smtp_server, app_config, database_url, tmp_path, postgres):
+    """Like `app`, but configured to deliver to the test SMTP server."""
+    yield from running_app(database_url, tmp_path, {**app_config, **smtp_server.config()}, postgres)
+
+
+# --- admin --------------------------------------------------------------------------------
+
+@pytest.fixture
+def admin_user(app):
+    from tests.factories import make_admin
+
+    return make_admin(email=ADMIN_EMAIL, password=ADMIN_PASSWORD)
+
+
+@pytest.fixture
+def admin_client(app, admin_user):
+    """A test client signed in through the real login form."""
+    client = app.test_client()
+    response = client.post("/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert response.status_code in (302, 303), "admin login failed in the admin_client fixture"
+    return client
+
+
+# --- services other than the database -----------------------------------------------------
+
+@pytest.fixture
+def redis_url() -> str:
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    try:
+        import redis
+
+        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+    except Exception as error:  # noqa: BLE001
+        require("Redis", f"{url} did not answer ({error.__class__.__name__})")
+    return url
+
+
+@pytest.fixture
+def chromium_path() -> str:
+    path = "/usr/bin/chromium"
+    if not os.access(path, os.X_OK):
+        require("Chromium", f"{path} is missing (apt-get install chromium)")
+    return path
