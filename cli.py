@@ -9,8 +9,8 @@ from extensions import db
 
 
 def init_app(app: Flask) -> None:
-    app.cli.add_command(seed_command)
-    app.cli.add_command(admin_group)
+    for command in (seed_command, admin_group, outbox_group, reminders_group, backup_command):
+        app.cli.add_command(command)
 
 
 @click.command("seed")
@@ -48,3 +48,25 @@ def admin_create(email: str, password: str) -> None:
     user.rotate_session_token()
     db.session.commit()
     click.echo(f"{'Created' if created else 'Updated'} admin {email}.")
+
+
+# --- outbox (mail delivery) -------------------------------------------------------------
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Deliver queued email."""
+
+
+# --- reminders (training) ---------------------------------------------------------------
+
+@click.group("reminders")
+def reminders_group() -> None:
+    """Training session reminders."""
+
+
+# --- backup (operations) ----------------------------------------------------------------
+
+@click.command("backup")
+def backup_command() -> None:
+    """Back up the database."""
+    raise click.ClickException("not built yet")

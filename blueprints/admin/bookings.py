@@ -1,0 +1,1 @@
+"""Training: sessions, bookings and courses."""

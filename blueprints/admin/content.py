@@ -1,0 +1,1 @@
+"""Content: posts and services."""

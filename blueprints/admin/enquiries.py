@@ -1,0 +1,1 @@
+"""The enquiries inbox."""

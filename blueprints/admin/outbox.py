@@ -1,0 +1,1 @@
+"""The mail outbox: every message, retry a failed one."""

@@ -1,0 +1,1 @@
+"""Privacy requests: find, export, erase a person's data."""
