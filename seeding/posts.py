@@ -1,13 +1,12 @@
 from __future__ import annotations
 
 import tomllib
-from datetime import timezone
+from datetime import UTC
 
 from sqlalchemy import select
 
 from extensions import db
 from models import Post, Tag
-from rendering import render_markdown
 from seeding import CONTENT_DIR
 
 
@@ -31,6 +30,8 @@ def get_or_create_tags(names: list[str]) -> list[Tag]:
 
 
 def seed_posts() -> int:
+    from blueprints.blog.operations import render_post
+
     existing = set(db.session.scalars(select(Post.slug)))
     added = 0
     for path in sorted((CONTENT_DIR / "posts").glob("*.md")):
@@ -39,13 +40,16 @@ def seed_posts() -> int:
             continue
         published_at = meta.get("published_at")
         if published_at is not None and published_at.tzinfo is None:
-            published_at = published_at.replace(tzinfo=timezone.utc)
+            published_at = published_at.replace(tzinfo=UTC)
         post = Post(
             slug=meta["slug"], title=meta["title"], summary=meta.get("summary", ""), body=body,
-            body_html=render_markdown(body), course_slugs=meta.get("courses", []),
+            course_slugs=meta.get("courses", []),
             status=Post.PUBLISHED if published_at else Post.DRAFT, published_at=published_at,
             tags=get_or_create_tags(meta.get("tags", [])),
         )
+        if published_at is not None:  # the article was written then, not when this site was set up
+            post.created_at = post.updated_at = published_at
+        render_post(post)
         db.session.add(post)
         added += 1
     return added

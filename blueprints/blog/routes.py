@@ -1,31 +1,82 @@
-# Placeholder endpoints (blog.index, blog.post, blog.tag, blog.feed); the blog issue builds them out.
-from flask import abort, render_template
-from sqlalchemy import select
+"""Public blog pages: the list, a post, a tag, and the Atom feed."""
+from __future__ import annotations
+
+import re
+
+from flask import Response, abort, current_app, render_template, request, url_for
 
 from blueprints.blog import bp
-from extensions import db
-from models import Post
+from blueprints.blog import operations as ops
+
+
+def _page_number() -> int:
+    number = ops.parse_page(request.args.get("page"))
+    if number is None:
+        abort(404)
+    return number
 
 
 @bp.get("/blog")
 def index():
-    posts = db.session.scalars(Post.visible()).all()
-    return render_template("blog/index.html", posts=posts)
-
-
-@bp.get("/blog/<slug>")
-def post(slug: str):
-    item = db.session.scalar(select(Post).where(Post.slug == slug))
-    if item is None or not item.is_visible():
+    page = ops.visible_page(_page_number())
+    if page is None:
         abort(404)
-    return render_template("blog/post.html", post=item)
+    return render_template("blog/index.html", page=page, tag=None)
 
 
 @bp.get("/blog/tag/<tag>")
 def tag(tag: str):
-    abort(404)
+    item = ops.tag_with_visible_posts(tag)
+    if item is None:
+        abort(404)
+    page = ops.visible_page(_page_number(), tag=item)
+    if page is None:
+        abort(404)
+    return render_template("blog/index.html", page=page, tag=item)
+
+
+@bp.get("/blog/<slug>")
+def post(slug: str):
+    item = ops.visible_post(slug)
+    if item is None:
+        abort(404)
+    return render_template(
+        "blog/post.html", post=item, courses=ops.courses_for(item), toc=ops.toc_tree(item.toc or []),
+        structured_data=_structured_data(item),
+    )
+
+
+def _structured_data(post) -> dict:
+    """schema.org BlogPosting for search engines (rendered with |tojson, so it is safely escaped)."""
+    base = current_app.config["SITE_URL"]
+    url = base + url_for("blog.post", slug=post.slug)
+    author = {"@type": "Person", "name": current_app.config["CONSULTANT_NAME"], "url": base + url_for("site.home")}
+    return {
+        "@context": "https://schema.org",
+        "@type": "BlogPosting",
+        "headline": post.title,
+        "description": post.summary,
+        "url": url,
+        "mainEntityOfPage": {"@type": "WebPage", "@id": url},
+        "datePublished": post.published_at.isoformat(),
+        "dateModified": max(post.published_at, post.updated_at or post.published_at).replace(microsecond=0).isoformat(),
+        "author": author,
+        "publisher": author,
+        "keywords": [t.name for t in post.tags],
+        "timeRequired": f"PT{post.reading_minutes}M",
+        "inLanguage": "en",
+    }
+
+
+_ROOT_RELATIVE = re.compile(r'(\s(?:href|src)=")/(?!/)')
 
 
 @bp.get("/feed.xml")
 def feed():
-    abort(404)
+    posts = ops.feed_posts()
+    base = current_app.config["SITE_URL"]
+    # Feed readers show entries out of context: make root-relative links and images absolute.
+    contents = {p.id: _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{base}/", p.body_html or "") for p in posts}
+    xml = render_template("blog/feed.xml", posts=posts, contents=contents, updated=ops.latest_update(posts),
+                          feed_url=base + url_for("blog.feed"), blog_url=base + url_for("blog.index"))
+    return Response(xml, mimetype="application/atom+xml")
