@@ -27,8 +27,9 @@ run: $(VENV)/.runtime
 	APP_ENV=$${APP_ENV:-development} $(FLASK) seed --demo
 	APP_ENV=$${APP_ENV:-development} $(FLASK) run --host 127.0.0.1 --port $(PORT)
 
-## serve: production settings under gunicorn (needs SECRET_KEY); migrates first
+## serve: production settings under gunicorn (needs SECRET_KEY); builds static files and migrates first
 serve: $(VENV)/.runtime
+	$(PY) assets.py
 	APP_ENV=production $(FLASK) db upgrade
 	APP_ENV=production PORT=$(PORT) $(VENV)/bin/gunicorn --config gunicorn.conf.py 'app:create_app()'
 

@@ -35,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_blueprints(app)
     register_errorhandlers(app)
     register_request_hooks(app)
+    register_http_caching(app)
     register_template_helpers(app)
     register_cli(app)
     return app
@@ -172,6 +173,15 @@ def register_request_hooks(app: Flask) -> None:
     def headers(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return apply_security_headers(app, response)
+
+
+def register_http_caching(app: Flask) -> None:
+    """ETag/304 and gzip for public pages; fingerprinted, pre-compressed static files."""
+    import assets
+    import http_caching
+
+    http_caching.init_app(app)
+    assets.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -69,6 +69,11 @@ class BaseConfig:
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI") or "memory://"
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)
         self.RATELIMIT_HEADERS_ENABLED = True
+        # Several sites (or test runs) may share one Redis: keep their counters apart.
+        self.RATELIMIT_KEY_PREFIX = env("RATELIMIT_KEY_PREFIX") or "portico"
+
+        # Fingerprinted, pre-compressed static files (assets.py); None serves static/ as it is.
+        self.STATIC_BUILD_DIR = env("STATIC_BUILD_DIR") or str(BASE_DIR / "static-build")
 
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)
         # Hosts the site answers for; empty means "the host of SITE_URL" (plus loopback in development).
@@ -115,6 +120,7 @@ class DevelopmentConfig(BaseConfig):
             self.SECRET_KEY = _development_secret(instance_path)
         if not os.environ.get("ALLOWED_HOSTS"):
             self.ALLOWED_HOSTS = []
+        self.STATIC_BUILD_DIR = None  # edits to static/ show on reload
 
 
 class TestingConfig(BaseConfig):
@@ -132,6 +138,7 @@ class TestingConfig(BaseConfig):
         self.WTF_CSRF_ENABLED = False
         self.SPAM_MIN_SECONDS = 0
         self.OUTBOX_THREAD = False
+        self.STATIC_BUILD_DIR = None
         self.SITE_URL = "http://localhost"
         self.SESSION_COOKIE_SECURE = False
 

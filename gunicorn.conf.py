@@ -1,0 +1,72 @@
+"""gunicorn settings for production: `make serve`, the Dockerfile and docs/deploy.md use this file.
+
+Environment:
+  PORT               port to listen on (default 5000)
+  HOST               address to bind (default 127.0.0.1, behind nginx on the same host;
+                     the container image sets 0.0.0.0)
+  WEB_CONCURRENCY    worker processes (default 2 × CPUs + 1, at most 12)
+  GUNICORN_THREADS   threads per worker (default 1: sync workers; more switches to gthread
+                     workers, each with its own SO_REUSEPORT socket)
+  GUNICORN_TIMEOUT   seconds before a stuck worker is restarted (default 30)
+
+Why sync workers by default: every request is short (mail goes through the outbox,
+never the request), nginx in front buffers slow clients, and a sync worker is the
+fastest per request on a small machine. With gthread workers, one worker can take all
+keep-alive connections from a shared socket; with `reuse_port` each worker listens on
+its own socket and the kernel spreads connections between them.
+
+The gunicorn 27 control socket (a Unix socket in the home folder) is turned off: the
+container user has no writable home, and nothing here uses `gunicornc`.
+"""
+import os
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))  # honours CPU pinning (taskset, container cpusets)
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+bind = f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '5000'}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * _cpu_count() + 1, 12))
+threads = int(os.environ.get("GUNICORN_THREADS") or 1)
+worker_class = "gthread" if threads > 1 else "sync"
+reuse_port = threads > 1
+keepalive = 5  # gthread only; sync workers close after each response (nginx keeps client connections)
+
+timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)
+graceful_timeout = 30
+# Recycle workers now and then, so a slow leak never becomes an outage; jitter avoids all restarting at once.
+max_requests = 2000
+max_requests_jitter = 200
+# The app is loaded in each worker, not the master: nothing (database connections, the
+# outbox thread) is created before fork, and `kill -HUP` reloads new code.
+preload_app = False
+control_socket_disable = True
+# Heartbeat files in memory, not on a possibly slow disk (Docker's overlay filesystem).
+SHM = "/dev/shm"  # noqa: S108 (gunicorn creates its own private files in it)
+worker_tmp_dir = SHM if os.path.isdir(SHM) else None
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
+# Client address, request, status, bytes, duration in µs, and the request id the app returns.
+access_log_format = '%(h)s "%(r)s" %(s)s %(B)s %(D)sus rid=%({x-request-id}o)s ua="%(a)s"'
+proxy_protocol = False
+# X-Forwarded-* are handled by the app (PROXY_COUNT), not by gunicorn.
+forwarded_allow_ips = "127.0.0.1,::1"
+
+
+def on_starting(server):
+    """Fingerprint and compress static files once, in the master, before any worker loads the app."""
+    import sys
+
+    sys.path.insert(0, str(HERE))
+    from assets import DEFAULT_BUILD_DIR, build
+
+    folder = build(HERE / "static", Path(os.environ.get("STATIC_BUILD_DIR") or DEFAULT_BUILD_DIR))
+    server.log.info("static files: %s", folder)

@@ -1,0 +1,41 @@
+"""gunicorn.conf.py: workers from the CPU count or WEB_CONCURRENCY, bind from HOST/PORT, no control socket."""
+from __future__ import annotations
+
+import os
+import runpy
+
+from gunicorn.config import Config
+
+from tests.conftest import ROOT
+
+
+def load(monkeypatch, **env) -> Config:
+    for name in ("PORT", "HOST", "WEB_CONCURRENCY", "GUNICORN_THREADS", "GUNICORN_TIMEOUT"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    config = Config()
+    for name, value in runpy.run_path(str(ROOT / "gunicorn.conf.py")).items():
+        if name in config.settings:
+            config.set(name, value)  # validates each value as gunicorn does when it reads the file
+    return config
+
+
+def test_defaults(monkeypatch):
+    config = load(monkeypatch)
+    assert config.bind == ["127.0.0.1:5000"]
+    assert config.workers == min(2 * len(os.sched_getaffinity(0)) + 1, 12)
+    assert config.worker_class_str == "sync"
+    assert config.control_socket_disable is True
+    assert config.accesslog == "-"
+    assert config.timeout == 30
+    assert config.preload_app is False
+
+
+def test_environment_overrides(monkeypatch):
+    config = load(monkeypatch, PORT="8080", HOST="0.0.0.0", WEB_CONCURRENCY="3", GUNICORN_THREADS="4")
+    assert config.bind == ["0.0.0.0:8080"]
+    assert config.workers == 3
+    assert config.worker_class_str == "gthread"
+    assert config.threads == 4
+    assert config.reuse_port is True  # each gthread worker gets its own socket: connections spread evenly
