@@ -64,6 +64,9 @@ def register_extensions(app: Flask) -> None:
         configure_engine(db.engine)
 
     import auth  # noqa: F401  (registers the user loader)
+    import mailer
+
+    mailer.init_app(app)  # wakes the outbox thread after commits that queue mail
 
 
 def configure_engine(engine: Engine) -> None:

@@ -94,6 +94,10 @@ class BaseConfig:
         # production runs `flask outbox deliver --loop` workers instead.
         self.OUTBOX_THREAD = env_bool("OUTBOX_THREAD", True)
         self.OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 8)
+        # A message left `sending` longer than this was being delivered by a worker that died.
+        self.OUTBOX_CLAIM_TIMEOUT = env_int("OUTBOX_CLAIM_TIMEOUT", 600)
+        self.OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 10)
+        self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
 
     @staticmethod
     def engine_options(url: str) -> dict:

@@ -1,10 +1,10 @@
 """The mail outbox: every email is a row first, delivered later by the mailer."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import JSON, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, Integer, String, Text, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from extensions import db
 from models.base import UTCDateTime, utcnow
@@ -42,3 +42,142 @@ class OutboxMessage(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # --- delivery rules ----------------------------------------------------------------
+    # Every method below takes the session it works in: delivery runs in a session of its
+    # own (a worker, the background thread), never in a request's.
+
+    BACKOFF_BASE = timedelta(minutes=1)
+    BACKOFF_CAP = timedelta(hours=2)
+
+    @staticmethod
+    def begin_write(session: Session) -> None:
+        """Start a write transaction: BEGIN IMMEDIATE on SQLite so claimers queue up rather than race."""
+        session.connection(execution_options={"sqlite_immediate": True})
+
+    @classmethod
+    def backoff(cls, attempts: int) -> timedelta:
+        """Wait before the next try after `attempts` failed ones: 1, 2, 4 … minutes, capped."""
+        return min(cls.BACKOFF_CAP, cls.BACKOFF_BASE * (2 ** max(0, attempts - 1)))
+
+    @classmethod
+    def release_stale(cls, session: Session, older_than: timedelta, max_attempts: int, now: datetime | None = None) -> int:
+        """Return `sending` claims older than `older_than` to pending: their worker died mid-delivery.
+
+        The interrupted delivery counts as an attempt, so a message that kills its worker every
+        time still ends as failed. The caller commits.
+        """
+        now = now or utcnow()
+        stale = session.scalars(
+            select(cls).where(cls.status == cls.SENDING, cls.claimed_at < now - older_than)
+        ).all()
+        for message in stale:
+            message._record_failure("delivery interrupted: the worker stopped before it finished", max_attempts, now)
+            if message.status == cls.PENDING:
+                message.next_attempt_at = now  # due again at once: nothing was wrong with it
+        return len(stale)
+
+    @classmethod
+    def claim_batch(
+        cls, session: Session, worker: str, *, limit: int = 20, max_attempts: int = 8,
+        stale_after: timedelta = timedelta(minutes=10), now: datetime | None = None,
+    ) -> list[OutboxMessage]:
+        """Claim up to `limit` due messages for `worker` and commit, before anyone talks SMTP.
+
+        PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint rows.
+        SQLite: the whole claim is one BEGIN IMMEDIATE transaction, so claimers take turns.
+        """
+        now = now or utcnow()
+        cls.begin_write(session)
+        cls.release_stale(session, stale_after, max_attempts, now)
+        query = (
+            select(cls)
+            .where(cls.status == cls.PENDING, cls.next_attempt_at <= now)
+            .order_by(cls.next_attempt_at, cls.id)
+            .limit(limit)
+        )
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        claimed = session.scalars(query).all()
+        for message in claimed:
+            message.status = cls.SENDING
+            message.claimed_by = worker[:100]
+            message.claimed_at = now
+        session.commit()
+        return claimed
+
+    @classmethod
+    def _owned(cls, session: Session, message_id: int, worker: str) -> OutboxMessage | None:
+        """The row, if `worker` still holds its claim (a stale claim may have been taken over)."""
+        cls.begin_write(session)
+        query = select(cls).where(cls.id == message_id, cls.status == cls.SENDING, cls.claimed_by == worker[:100])
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        return session.scalar(query)
+
+    @classmethod
+    def mark_sent(cls, session: Session, message_id: int, worker: str, now: datetime | None = None) -> bool:
+        message = cls._owned(session, message_id, worker)
+        if message is not None:
+            message.status = cls.SENT
+            message.sent_at = now or utcnow()
+            message.claimed_by = None
+            message.claimed_at = None
+            message.last_error = None
+        session.commit()
+        return message is not None
+
+    @classmethod
+    def mark_failed(
+        cls, session: Session, message_id: int, worker: str, error: str, *,
+        max_attempts: int, permanent: bool = False, now: datetime | None = None,
+    ) -> OutboxMessage | None:
+        message = cls._owned(session, message_id, worker)
+        if message is not None:
+            message._record_failure(error, 1 if permanent else max_attempts, now or utcnow())
+        session.commit()
+        return message
+
+    @classmethod
+    def release(cls, session: Session, message_id: int, worker: str) -> None:
+        """Give back a claimed message untouched (a worker stopping before it got to it)."""
+        message = cls._owned(session, message_id, worker)
+        if message is not None:
+            message.status = cls.PENDING
+            message.claimed_by = None
+            message.claimed_at = None
+        session.commit()
+
+    def _record_failure(self, error: str, max_attempts: int, now: datetime) -> None:
+        self.attempts = (self.attempts or 0) + 1
+        self.last_error = (error or "unknown error")[:2000]
+        self.claimed_by = None
+        self.claimed_at = None
+        if self.attempts >= max_attempts:
+            self.status = self.FAILED
+        else:
+            self.status = self.PENDING
+            self.next_attempt_at = now + self.backoff(self.attempts)
+
+    @property
+    def can_retry(self) -> bool:
+        return self.status == self.FAILED
+
+    def retry(self, now: datetime | None = None) -> bool:
+        """Admin: send a failed message again, with a fresh set of attempts. False if it is not failed."""
+        if not self.can_retry:
+            return False
+        self.status = self.PENDING
+        self.attempts = 0
+        self.next_attempt_at = now or utcnow()
+        return True
+
+    @classmethod
+    def next_due(cls, session: Session) -> datetime | None:
+        """When the earliest pending message becomes due (the background thread sleeps until then)."""
+        return session.scalar(select(func.min(cls.next_attempt_at)).where(cls.status == cls.PENDING))
+
+    @classmethod
+    def counts(cls, session: Session) -> dict[str, int]:
+        rows = session.execute(select(cls.status, func.count()).group_by(cls.status)).all()
+        return {status: count for status, count in rows}
