@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask_login import UserMixin
 from sqlalchemy import Integer, String
@@ -37,3 +37,24 @@ class AdminUser(UserMixin, db.Model):
 
     def rotate_session_token(self) -> None:
         self.session_token = secrets.token_hex(16)
+
+    # --- sign-in lockout: rules that guard the account live next to it ---------------------
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        now = now or utcnow()
+        return self.locked_until is not None and self.locked_until > now
+
+    def record_failed_login(self, max_failures: int = 5, lock_minutes: int = 15, now: datetime | None = None) -> None:
+        """Count a wrong password; the account locks for a while once there are too many in a row."""
+        now = now or utcnow()
+        if self.locked_until is not None and self.locked_until <= now:
+            self.failed_logins = 0  # an old lock has lifted: start counting afresh
+            self.locked_until = None
+        self.failed_logins = (self.failed_logins or 0) + 1
+        if self.failed_logins >= max_failures:
+            self.locked_until = now + timedelta(minutes=lock_minutes)
+
+    def record_login(self, now: datetime | None = None) -> None:
+        self.failed_logins = 0
+        self.locked_until = None
+        self.last_login_at = now or utcnow()

@@ -1,9 +1,100 @@
-# Placeholder endpoint (admin.login); the admin issue builds the area out.
-from flask import render_template
+"""Sign in, sign out, the dashboard and the audit log."""
+from __future__ import annotations
+
+from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import func, select
 
 from blueprints.admin import bp
+from blueprints.admin.forms import LoginForm, LogoutForm
+from blueprints.admin.operations import authenticate, is_safe_next
+from extensions import db, limiter
+from models import AuditLog, Booking, Comment, Enquiry, OutboxMessage, TrainingSession, utcnow
+
+LOGIN_FAILED = "That email and password do not match an account, or the account is locked for a while. Please try again later."
 
 
-@bp.get("/login")
+@bp.app_template_global()
+def has_endpoint(name: str) -> bool:
+    """Lets the admin nav link to areas only once they exist."""
+    return name in current_app.view_functions
+
+
+@bp.app_context_processor
+def admin_context():
+    return {"logout_form": LogoutForm()} if request.blueprint == "admin" else {}
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config.get("ADMIN_LOGIN_RATE_LIMIT", "10/minute"), methods=["POST"])
 def login():
-    return render_template("admin/login.html")
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(url_for("admin.dashboard"))
+    if form.validate_on_submit():
+        user = authenticate(form.email.data, form.password.data)
+        if user is None:
+            current_app.logger.info("admin login refused ip=%s", request.remote_addr)
+            flash(LOGIN_FAILED, "error")
+            return render_template("admin/login.html", form=form), 200
+        target = form.next.data if is_safe_next(form.next.data) else url_for("admin.dashboard")
+        # A fresh session at sign-in, so an identifier planted before login is worthless.
+        session.clear()
+        login_user(user)
+        session.permanent = True  # expires after SESSION_IDLE_MINUTES without a request
+        AuditLog.record(user, "admin.login")
+        db.session.commit()
+        return redirect(target, code=303)
+    return render_template("admin/login.html", form=form)
+
+
+@bp.post("/logout")
+def logout():
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        flash("Your session form expired; please sign out again.", "error")
+        return redirect(url_for("admin.dashboard"), code=303)
+    user = current_user._get_current_object()
+    # A new token ends this session everywhere, even for a copied cookie.
+    user.rotate_session_token()
+    AuditLog.record(user, "admin.logout")
+    db.session.commit()
+    logout_user()
+    session.clear()
+    flash("You are signed out.", "info")
+    return redirect(url_for("admin.login"), code=303)
+
+
+@bp.get("/")
+def dashboard():
+    now = utcnow()
+    counts = {
+        "enquiries": db.session.scalar(select(func.count()).select_from(Enquiry).where(Enquiry.status == Enquiry.NEW)),
+        "bookings": db.session.scalar(select(func.count()).select_from(Booking).where(Booking.status == Booking.PENDING)),
+        "comments": db.session.scalar(select(func.count()).select_from(Comment).where(Comment.status == Comment.PENDING)),
+        "failed": db.session.scalar(
+            select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxMessage.FAILED)
+        ),
+    }
+    held = TrainingSession.seats_held_column()
+    sessions = db.session.execute(
+        select(TrainingSession, held.label("held"))
+        .where(TrainingSession.status == TrainingSession.SCHEDULED, TrainingSession.starts_at > now)
+        .order_by(TrainingSession.starts_at, TrainingSession.id)
+        .limit(5)
+    ).all()
+    activity = db.session.scalars(select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(10)).all()
+    return render_template("admin/dashboard.html", counts=counts, sessions=sessions, activity=activity)
+
+
+@bp.get("/audit")
+def audit_log():
+    page = request.args.get("page", 1, type=int)
+    action = (request.args.get("action") or "").strip()[:80]
+    query = select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+    if action:
+        query = query.where(AuditLog.action.startswith(action, autoescape=True))
+    entries = db.paginate(query, page=max(page, 1), per_page=50, error_out=False)
+    return render_template("admin/audit.html", entries=entries, action=action)
