@@ -134,6 +134,15 @@ def running_app(database_url, tmp_path, app_config, postgres):
     from extensions import db
 
     app = make_app(database_url, tmp_path, **app_config)
+
+    @app.before_request
+    def forget_previous_user():
+        # A test keeps one app context, so `g` outlives each request; Flask-Login caches the
+        # signed-in user there, which would let one test client act as another's user.
+        from flask import g
+
+        g.pop("_login_user", None)
+
     with app.app_context():
         if postgres is None:
             db.create_all()
