@@ -42,14 +42,30 @@ test: $(VENV)/.dev
 		echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): skipped the PostgreSQL run (set TEST_POSTGRES_URL)."; \
 	fi
 
-test-sqlite: $(VENV)/.dev
+test-sqlite: $(VENV)/.dev test-tools
 	$(PY) -m pytest
 
 test-postgres: $(VENV)/.dev
 	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -m "not browser"
 
+## test-tools: the Nu HTML Checker and Lighthouse from npm, exact versions from package-lock.json (needs npm; Java runs vnu)
+test-tools:
+	@if command -v npm >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory node_modules/.installed; \
+	else \
+		echo "npm not found: the HTML validity tests will skip (they are required in CI)."; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+## audit: Lighthouse (mobile) on the main pages of a freshly seeded production-mode server; reports in reports/lighthouse/
+audit: $(VENV)/.dev node_modules/.installed
+	$(PY) tests/browser/audit.py
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache node_modules

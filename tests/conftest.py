@@ -288,7 +288,7 @@ def redis_url() -> str:
     return url
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def chromium_path() -> str:
     path = "/usr/bin/chromium"
     if not os.access(path, os.X_OK):
