@@ -64,6 +64,10 @@ node_modules/.installed: package.json package-lock.json
 audit: $(VENV)/.dev node_modules/.installed
 	$(PY) tests/browser/audit.py
 
+## bench: every benchmark in one run (installs wrk and nginx when missing; BENCH_DURATION=3s for a quick look)
+bench: $(VENV)/.dev
+	$(PY) -m bench
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 
