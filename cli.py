@@ -113,6 +113,14 @@ def reminders_group() -> None:
 # --- backup (operations) ----------------------------------------------------------------
 
 @click.command("backup")
-def backup_command() -> None:
-    """Back up the database."""
-    raise click.ClickException("not built yet")
+@click.argument("destination", required=False, type=click.Path())
+def backup_command(destination: str | None) -> None:
+    """Back up the database to DESTINATION (default: instance/backups/portico-<UTC time>.db or .dump).
+
+    SQLite: a consistent copy through SQLite's online backup API, safe while the site runs.
+    PostgreSQL: pg_dump's custom format (restore with pg_restore). See docs/deploy.md.
+    """
+    from backups import backup_database
+
+    target = backup_database(destination)
+    click.echo(f"Backed up to {target} ({target.stat().st_size} bytes).")
