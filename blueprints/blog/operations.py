@@ -4,10 +4,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from flask import current_app
 from sqlalchemy import func, select
 
 from extensions import db
-from models import Course, Post, Tag, post_tags
+from models import AuditLog, Comment, Course, Post, Tag, post_tags
 from models.base import utcnow
 from rendering import render_document
 
@@ -119,3 +120,83 @@ def toc_tree(toc: list[dict]) -> list[dict]:
         else:
             tree.append(node)
     return tree
+
+
+# --- comments -------------------------------------------------------------------------------
+
+COMMENT_MIN_CHARS = 2
+COMMENT_MAX_CHARS = 3000
+# What the moderation queue may do, and the state each action leads to.
+MODERATION_ACTIONS = {"approve": Comment.APPROVED, "reject": Comment.REJECTED, "spam": Comment.SPAM}
+
+
+def approved_comments(post: Post) -> list[Comment]:
+    return list(db.session.scalars(
+        select(Comment).where(Comment.post_id == post.id, Comment.status == Comment.APPROVED)
+        .order_by(Comment.created_at, Comment.id)
+    ))
+
+
+def submit_comment(post: Post, *, name: str, email: str, body: str, spam_reason: str | None = None) -> Comment:
+    """Store a reader's comment as pending (or as spam when a trap caught it) and, if real, tell the consultant.
+
+    Never shown until approved. The caller commits: the comment and its email are stored together.
+    """
+    from emails import queue_email
+
+    name, email, body = name.strip(), email.strip(), body.strip().replace("\r\n", "\n")
+    if not post.is_visible():
+        raise ValueError("comments are only taken on published posts")
+    if not (COMMENT_MIN_CHARS <= len(body) <= COMMENT_MAX_CHARS) or not name or len(name) > 100 or len(email) > 254:
+        raise ValueError("comment out of bounds")
+    comment = Comment(post=post, author_name=name, author_email=email, body=body,
+                      status=Comment.SPAM if spam_reason else Comment.PENDING, spam_reason=spam_reason)
+    db.session.add(comment)
+    if spam_reason is None:
+        db.session.flush()  # the id, for the message's `related`
+        queue_email(
+            "comment_notification", to=current_app.config["CONSULTANT_EMAIL"],
+            to_name=current_app.config["CONSULTANT_NAME"], reply_to=email, reply_to_name=name,
+            related=f"comment:{comment.id}", comment=comment, post=post,
+        )
+    return comment
+
+
+@dataclass
+class ModerationResult:
+    changed: bool
+    message: str
+
+
+def moderate_comment(comment: Comment, action: str, actor, *, seen_status: str | None = None) -> ModerationResult:
+    """Approve, reject or mark a comment as spam, with an audit entry. The caller commits.
+
+    `seen_status` is the state the moderator was looking at: if someone changed it since,
+    nothing happens (a stale action) and the message says so.
+    """
+    if action not in MODERATION_ACTIONS:
+        raise ValueError(f"unknown moderation action {action!r}")
+    target = MODERATION_ACTIONS[action]
+    if seen_status is not None and comment.status != seen_status:
+        return ModerationResult(False, f"This comment was already marked {comment.status} meanwhile; nothing was changed.")
+    if comment.status == target:
+        return ModerationResult(False, f"This comment is already {target}; nothing was changed.")
+    previous = comment.status
+    comment.status = target
+    comment.moderated_at = utcnow()
+    comment.moderated_by_id = getattr(actor, "id", None)
+    AuditLog.record(actor, f"comment.{action}", comment, previous=previous, post=comment.post.slug)
+    return ModerationResult(True, f"Comment by {comment.author_name} {target}.")
+
+
+def comments_in(status: str):
+    """The moderation queue for one state: oldest pending first; other states newest first."""
+    order = (Comment.created_at, Comment.id) if status == Comment.PENDING else (Comment.created_at.desc(), Comment.id.desc())
+    return select(Comment).where(Comment.status == status).order_by(*order)
+
+
+def comment_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
+    counts = {status: 0 for status in MODERATION_ACTIONS.values()} | {Comment.PENDING: 0}
+    counts.update({status: n for status, n in rows})
+    return counts

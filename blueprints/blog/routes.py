@@ -3,10 +3,15 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, abort, current_app, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
+import spam
 from blueprints.blog import bp
 from blueprints.blog import operations as ops
+from blueprints.blog.forms import CommentForm
+from extensions import db, limiter
+
+COMMENT_FORM = "comment"
 
 
 def _page_number() -> int:
@@ -40,9 +45,32 @@ def post(slug: str):
     item = ops.visible_post(slug)
     if item is None:
         abort(404)
+    form = CommentForm()
+    spam.arm(form, COMMENT_FORM)
+    return _render_post(item, form)
+
+
+@bp.post("/blog/<slug>/comments")
+@limiter.limit("5/minute;50/day", methods=["POST"])
+def comment(slug: str):
+    item = ops.visible_post(slug)
+    if item is None:
+        abort(404)
+    form = CommentForm()
+    if not form.validate():
+        return _render_post(item, form)
+    ops.submit_comment(item, name=form.name.data, email=form.email.data, body=form.body.data,
+                       spam_reason=spam.spam_reason(form, COMMENT_FORM))
+    db.session.commit()
+    # A trapped bot gets the same answer as a person.
+    flash("Thank you for your comment. It will appear here once it has been approved.", "success")
+    return redirect(url_for("blog.post", slug=item.slug, _anchor="comments"), code=303)
+
+
+def _render_post(item, form: CommentForm):
     return render_template(
         "blog/post.html", post=item, courses=ops.courses_for(item), toc=ops.toc_tree(item.toc or []),
-        structured_data=_structured_data(item),
+        structured_data=_structured_data(item), comments=ops.approved_comments(item), form=form,
     )
 
 
