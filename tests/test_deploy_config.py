@@ -78,6 +78,7 @@ def test_compose_services_are_wired_for_production(tmp_path):
     assert web.get("command") is None  # the image's CMD: gunicorn, without migrations
 
     assert web["environment"]["OUTBOX_THREAD"] == "0"
+    assert "WEB_CONCURRENCY" not in web["environment"]  # gunicorn fails at import on an empty value
     for service in (web, worker, migrate):
         env = service["environment"]
         assert env["SECRET_KEY"] == COMPOSE_ENV["SECRET_KEY"]
