@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_http_caching(app)
     register_template_helpers(app)
     register_cli(app)
+    register_form_checks(app)
     return app
 
 
@@ -185,6 +186,13 @@ def register_http_caching(app: Flask) -> None:
 
     http_caching.init_app(app)
     assets.init_app(app)
+
+
+def register_form_checks(app: Flask) -> None:
+    """Form POSTs: a form content type and valid UTF-8 without NUL, else 400."""
+    import security
+
+    security.register_form_checks(app)
 
 
 def register_template_helpers(app: Flask) -> None:

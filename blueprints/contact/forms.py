@@ -1,0 +1,39 @@
+"""The contact form."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from spam import SpamTrapFields
+
+MESSAGE_MIN = 20
+MESSAGE_MAX = 5000
+
+
+class ContactForm(FlaskForm, SpamTrapFields):
+    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100)],
+                       render_kw={"autocomplete": "name", "maxlength": 100})
+    email = EmailField(
+        "Email address",
+        validators=[DataRequired("Enter your email address."), Length(max=254),
+                    Email("Enter an email address like name@example.com.", check_deliverability=False,
+                          allow_smtputf8=False)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "spellcheck": "false"},
+    )
+    company = StringField("Company", validators=[Optional(), Length(max=150)],
+                          render_kw={"autocomplete": "organization", "maxlength": 150})
+    topic = SelectField("What is it about?", validators=[DataRequired("Choose a topic.")],
+                        validate_choice=True)
+    message = TextAreaField(
+        "Your message",
+        validators=[DataRequired("Tell me a little about what you need."),
+                    Length(min=MESSAGE_MIN, max=MESSAGE_MAX,
+                           message=f"Write between {MESSAGE_MIN} and {MESSAGE_MAX:,} characters.")],
+        render_kw={"rows": 8, "minlength": MESSAGE_MIN, "maxlength": MESSAGE_MAX},
+    )
+    consent = BooleanField("I agree", validators=[DataRequired("Tick the box so I may keep your message to reply.")])
+
+    def __init__(self, *args, topics: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.topic.choices = [("", "Choose a topic")] + topics
