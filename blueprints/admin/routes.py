@@ -1,7 +1,7 @@
 """Sign in, sign out, the dashboard and the audit log."""
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import current_app, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
@@ -22,7 +22,8 @@ def has_endpoint(name: str) -> bool:
 
 @bp.app_context_processor
 def admin_context():
-    return {"logout_form": LogoutForm()} if request.blueprint == "admin" else {}
+    # Templates render outside requests too (emails queued by the CLI or a worker).
+    return {"logout_form": LogoutForm()} if has_request_context() and request.blueprint == "admin" else {}
 
 
 @bp.route("/login", methods=["GET", "POST"])
