@@ -24,6 +24,7 @@ def queue_row(**fields) -> OutboxMessage:
                     to_name=f"Person {n}", subject=f"Subject {n}", text_body=f"Text body {n}",
                     html_body=f"<p>HTML body {n}</p>", attachments=[])
     row = OutboxMessage(**{**defaults, **fields})
+    db.session.rollback()  # a fresh transaction: on SQLite an old read snapshot cannot become a write
     db.session.add(row)
     db.session.commit()
     return row
