@@ -82,7 +82,7 @@ def test_empty_note_shows_an_error_beside_the_field(admin_client, db_session):
     enquiry = make_enquiry()
     response = admin_client.post(f"/admin/enquiries/{enquiry.id}/note", data={"body": ""})
     assert response.status_code == 400
-    assert 'id="body-error"' in response.text and 'aria-invalid="true"' in response.text
+    assert 'id="note-body-error"' in response.text and 'aria-invalid="true"' in response.text
     assert db_session.scalar(select(func.count()).select_from(EnquiryMessage)) == 0
 
 

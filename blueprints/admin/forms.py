@@ -84,7 +84,8 @@ class EnquiryFilterForm(FlaskForm):
 
 
 class NoteForm(FlaskForm):
-    body = TextAreaField("Internal note", validators=[DataRequired(), Length(max=10000)], render_kw={"rows": 3})
+    # Its own id: the reply form on the same page also has a `body` field.
+    body = TextAreaField("Internal note", validators=[DataRequired(), Length(max=10000)], render_kw={"rows": 3}, id="note-body")
 
 
 class StatusForm(FlaskForm):
