@@ -1,13 +1,41 @@
 """Training courses, their scheduled sessions and the bookings on them."""
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, func, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.base import UTCDateTime, utcnow
+
+
+class BookingError(Exception):
+    """A booking rule refused an action; the message is safe to show to the person who asked."""
+
+
+class BookingStateError(BookingError):
+    """The booking (or session) is not in a state that allows this action, e.g. confirming a cancelled booking."""
+
+
+class SessionUnavailable(BookingError):
+    """The session cannot be booked: unknown or private (404) or past or cancelled (410)."""
+
+    def __init__(self, message: str, status_code: int = 410) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class NotEnoughSeats(BookingError):
+    def __init__(self, seats_left: int) -> None:
+        self.seats_left = seats_left
+        if seats_left <= 0:
+            super().__init__("This session is full.")
+        else:
+            super().__init__(f"Only {seats_left} seat{'s' if seats_left != 1 else ''} left.")
 
 
 class Course(db.Model):
@@ -68,6 +96,66 @@ class TrainingSession(db.Model):
     course: Mapped[Course] = relationship(back_populates="sessions")
     bookings: Mapped[list[Booking]] = relationship(back_populates="session", order_by="Booking.created_at")
 
+    # --- rules -----------------------------------------------------------------------------
+
+    @property
+    def seats_held(self) -> int:
+        """Seats of pending or confirmed bookings, counted in the database (not the loaded list)."""
+        if self.id is None:
+            return 0
+        return db.session.scalar(
+            select(func.coalesce(func.sum(Booking.seats), 0))
+            .where(Booking.session_id == self.id, Booking.status.in_(Booking.HOLDING))
+        ) or 0
+
+    @property
+    def seats_left(self) -> int:
+        return max(self.capacity - self.seats_held, 0)
+
+    @property
+    def is_cancelled(self) -> bool:
+        return self.status == self.CANCELLED
+
+    def is_past(self, now: datetime | None = None) -> bool:
+        return self.starts_at <= (now or utcnow())
+
+    def is_open(self, now: datetime | None = None) -> bool:
+        """Open for booking: scheduled and not started yet."""
+        return self.status == self.SCHEDULED and not self.is_past(now)
+
+    @property
+    def is_full(self) -> bool:
+        return self.seats_left <= 0
+
+    @property
+    def local_starts_at(self) -> datetime:
+        return self.starts_at.astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def local_ends_at(self) -> datetime:
+        return self.ends_at.astimezone(ZoneInfo(self.timezone))
+
+    @property
+    def where(self) -> str:
+        return "Online" if self.mode == self.ONLINE else (self.location or "On-site")
+
+    def check_bookable(self, now: datetime | None = None) -> None:
+        """Raise SessionUnavailable unless a member of the public may book this session now."""
+        if self.is_private:
+            raise SessionUnavailable("There is no such session.", 404)
+        if self.is_cancelled:
+            raise SessionUnavailable("This session has been cancelled.", 410)
+        if self.is_past(now):
+            raise SessionUnavailable("This session has already started or taken place.", 410)
+
+    def waitlist(self) -> list[Booking]:
+        """Waitlisted bookings in the order they joined."""
+        return list(db.session.scalars(
+            select(Booking)
+            .where(Booking.session_id == self.id, Booking.status == Booking.WAITLISTED)
+            .order_by(Booking.waitlisted_at, Booking.id)
+        ))
+
     @classmethod
     def upcoming(cls, now: datetime | None = None):
         now = now or utcnow()
@@ -119,3 +207,76 @@ class Booking(db.Model):
     ics_sequence: Mapped[int] = mapped_column(Integer, default=0)
 
     session: Mapped[TrainingSession] = relationship(back_populates="bookings")
+
+    # Which state may follow which; anything else raises BookingStateError.
+    TRANSITIONS = {
+        PENDING: {CONFIRMED, DECLINED, CANCELLED},
+        CONFIRMED: {CANCELLED},
+        WAITLISTED: {PENDING, CANCELLED},
+        DECLINED: set(),
+        CANCELLED: set(),
+    }
+    LABELS = {
+        PENDING: "Awaiting confirmation",
+        CONFIRMED: "Confirmed",
+        DECLINED: "Declined",
+        CANCELLED: "Cancelled",
+        WAITLISTED: "On the waitlist",
+    }
+    TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,128}")
+
+    @property
+    def holds_seats(self) -> bool:
+        return self.status in self.HOLDING
+
+    @property
+    def is_active(self) -> bool:
+        """Still in play: pending, confirmed or waitlisted."""
+        return self.status in (self.PENDING, self.CONFIRMED, self.WAITLISTED)
+
+    @property
+    def status_label(self) -> str:
+        return self.LABELS.get(self.status, self.status)
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, set())
+
+    def _move_to(self, status: str) -> None:
+        if not self.can_become(status):
+            raise BookingStateError(
+                f"This booking is {self.status_label.lower()}, so it cannot be {self.VERBS.get(status, status)}."
+            )
+        self.status = status
+
+    VERBS = {CONFIRMED: "confirmed", DECLINED: "declined", CANCELLED: "cancelled", PENDING: "given a seat"}
+
+    def confirm(self) -> None:
+        self._move_to(self.CONFIRMED)
+        self.confirmed_at = utcnow()
+
+    def decline(self) -> None:
+        self._move_to(self.DECLINED)
+
+    def cancel(self) -> None:
+        self._move_to(self.CANCELLED)
+        self.cancelled_at = utcnow()
+
+    def promote(self) -> None:
+        """From the waitlist to pending (the seats are then held)."""
+        self._move_to(self.PENDING)
+
+    # --- self-service token -------------------------------------------------------------------
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def token_matches(self, token: str) -> bool:
+        return self.token_hash == self.hash_token(token)
+
+    @classmethod
+    def find_by_token(cls, token: str) -> Booking | None:
+        """The booking a self-service token belongs to, or None (malformed tokens never reach the database)."""
+        if not isinstance(token, str) or not cls.TOKEN_PATTERN.fullmatch(token):
+            return None
+        return db.session.scalar(select(cls).where(cls.token_hash == cls.hash_token(token)))

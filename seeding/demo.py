@@ -1,29 +1,45 @@
 """`flask seed --demo`: a few upcoming sessions so a newcomer sees a living catalogue."""
 from __future__ import annotations
 
+import hashlib
+import secrets
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from extensions import db
-from models import Course, TrainingSession
+from models import Booking, Course, TrainingSession
 
-# (course slug, weeks from now, weekday 0=Mon, local start hour, zone, mode, location, capacity)
+# (course slug, weeks from now, weekday 0=Mon, local start hour, zone, mode, location, capacity, seats booked)
 DEMO_SESSIONS = [
-    ("docker", 2, 1, 9, "Europe/London", TrainingSession.ONLINE, "", 10),
-    ("kubernetes", 3, 2, 9, "Europe/Berlin", TrainingSession.ON_SITE, "Berlin", 8),
-    ("linux-system-administration", 4, 0, 9, "Europe/London", TrainingSession.ONLINE, "", 12),
-    ("openstack", 6, 1, 9, "Europe/Paris", TrainingSession.ONLINE, "", 10),
-    ("nokia-nuage-sdn", 8, 2, 9, "Asia/Kolkata", TrainingSession.ON_SITE, "Bengaluru", 6),
+    ("docker", 2, 1, 9, "Europe/London", TrainingSession.ONLINE, "", 10, 3),
+    ("kubernetes", 3, 2, 9, "Europe/Berlin", TrainingSession.ON_SITE, "Berlin", 8, 7),  # nearly full
+    ("linux-system-administration", 4, 0, 9, "Europe/London", TrainingSession.ONLINE, "", 12, 0),
+    ("openstack", 6, 1, 9, "Europe/Paris", TrainingSession.ONLINE, "", 10, 2),
+    ("nokia-nuage-sdn", 8, 2, 9, "Asia/Kolkata", TrainingSession.ON_SITE, "Bengaluru", 6, 5),  # nearly full
 ]
+
+
+def _demo_bookings(session: TrainingSession, seats: int, now: datetime) -> None:
+    """Made-up bookings (example.com addresses, confirmed) so the seat counts look lived in."""
+    number = 0
+    while seats > 0:
+        number += 1
+        taken = min(seats, 2)
+        seats -= taken
+        db.session.add(Booking(
+            session=session, name=f"Demo client {number}", email=f"demo{number}@example.com",
+            company="Example Ltd", seats=taken, status=Booking.CONFIRMED, consent_at=now, confirmed_at=now,
+            token_hash=hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(),
+        ))
 
 
 def seed_demo_sessions(today: datetime | None = None) -> int:
     """Adds each demo session once; a course that already has upcoming sessions is left alone."""
     today = today or datetime.now(timezone.utc)
     added = 0
-    for slug, weeks, weekday, hour, zone, mode, location, capacity in DEMO_SESSIONS:
+    for slug, weeks, weekday, hour, zone, mode, location, capacity, booked in DEMO_SESSIONS:
         course = db.session.scalar(select(Course).where(Course.slug == slug))
         if course is None:
             continue
@@ -39,9 +55,11 @@ def seed_demo_sessions(today: datetime | None = None) -> int:
         day += timedelta(days=(weekday - day.weekday()) % 7)
         starts = datetime.combine(day, time(hour), tz)
         ends = datetime.combine(day + timedelta(days=max(course.duration_days, 1) - 1), time(17), tz)
-        db.session.add(TrainingSession(
+        session = TrainingSession(
             course=course, starts_at=starts.astimezone(timezone.utc), ends_at=ends.astimezone(timezone.utc),
             timezone=zone, mode=mode, location=location, capacity=capacity,
-        ))
+        )
+        db.session.add(session)
+        _demo_bookings(session, booked, today)
         added += 1
     return added

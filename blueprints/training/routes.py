@@ -1,21 +1,213 @@
-# Placeholder endpoints (training.index, training.course); the training issue builds them out.
-from flask import abort, render_template
+"""Training pages: the catalogue, a course, booking a seat, the calendar feed, and the self-service booking link."""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from blueprints.training import bp
-from extensions import db
-from models import Course
+from blueprints.training import operations as ops
+from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingForm
+from extensions import db, limiter
+from models import Booking, Course, TrainingSession
+
+
+def _sessions_with_seats(query) -> list[tuple[TrainingSession, int]]:
+    """(session, seats left) pairs, counted in one query."""
+    rows = db.session.execute(query.add_columns(TrainingSession.seats_held_column())).all()
+    return [(session, max(session.capacity - held, 0)) for session, held in rows]
+
+
+def _published_course(slug: str) -> Course:
+    course = db.session.scalar(select(Course).where(Course.slug == slug, Course.published.is_(True)))
+    if course is None:
+        abort(404)
+    return course
 
 
 @bp.get("/training")
 def index():
-    courses = db.session.scalars(select(Course).order_by(Course.position)).all()
-    return render_template("training/index.html", courses=courses)
+    courses = db.session.scalars(
+        select(Course).where(Course.published.is_(True)).order_by(Course.position, Course.id)
+    ).all()
+    by_course = defaultdict(list)
+    for session, left in _sessions_with_seats(TrainingSession.upcoming()):
+        if len(by_course[session.course_id]) < 3:
+            by_course[session.course_id].append((session, left))
+    return render_template("training/index.html", courses=courses, sessions=by_course)
 
 
-@bp.get("/training/<slug>")
+@bp.route("/training/<slug>", methods=["GET", "POST"])
+@limiter.limit("10 per hour", methods=["POST"])
 def course(slug: str):
-    item = db.session.scalar(select(Course).where(Course.slug == slug))
-    if item is None:
+    item = _published_course(slug)
+    form = PrivateTrainingForm(prefix="private")
+    if form.validate_on_submit():
+        ops.request_private_training(
+            item, name=form.name.data, email=form.email.data, company=form.company.data or "",
+            preferred_dates=form.preferred_dates.data, attendees=form.attendees.data,
+            training_format=form.training_format.data, message=form.message.data or "",
+        )
+        flash("Thank you: your request for a private course was sent. You will get an email "
+              "confirming it, and a reply within two working days.", "success")
+        return redirect(url_for("training.course", slug=slug, _anchor="private"), code=303)
+    sessions = _sessions_with_seats(TrainingSession.upcoming().where(TrainingSession.course_id == item.id))
+    status = 422 if form.errors else 200
+    return render_template("training/course.html", course=item, sessions=sessions, form=form), status
+
+
+@bp.route("/training/sessions/<int:session_id>/book", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def book(session_id: int):
+    session = db.session.get(TrainingSession, session_id)
+    if session is None or not session.course.published:
+        return _unavailable(ops.SessionUnavailable("There is no such session.", 404), None)
+    try:
+        session.check_bookable()
+    except ops.SessionUnavailable as error:
+        return _unavailable(error, session)
+    form = BookingForm()
+    offer_waitlist = session.is_full
+    if form.validate_on_submit():
+        try:
+            result = ops.book_session(
+                session_id, name=form.name.data, email=form.email.data, company=form.company.data or "",
+                seats=form.seats.data, notes=form.notes.data or "",
+                waitlist=request.form.get("action") == "waitlist",
+            )
+        except ops.SessionUnavailable as error:
+            return _unavailable(error, session)
+        except ops.NotEnoughSeats as error:
+            form.seats.errors.append(f"{error} Choose fewer seats, or join the waitlist.")
+            offer_waitlist = True
+        except ops.BookingError as error:
+            form.seats.errors.append(str(error))
+        else:
+            if result.waitlisted:
+                flash("You are on the waitlist. We have emailed you this page's link; "
+                      "you will hear as soon as seats free up.", "success")
+            else:
+                flash("Thank you: your booking request is in. We have emailed you this page's link; "
+                      "the consultant will confirm your seats shortly.", "success")
+            return redirect(url_for("training.booking", token=result.token), code=303)
+        session = db.session.get(TrainingSession, session_id)
+    status = 422 if form.errors else 200
+    return render_template("training/book.html", session=session, course=session.course, form=form,
+                           seats_left=session.seats_left, offer_waitlist=offer_waitlist), status
+
+
+def _unavailable(error: ops.SessionUnavailable, session: TrainingSession | None):
+    return render_template("training/unavailable.html", message=str(error), session=session,
+                           code=error.status_code), error.status_code
+
+
+@bp.get("/training/calendar.ics")
+def calendar():
+    from blueprints.training.ics import sessions_feed
+
+    sessions = db.session.scalars(TrainingSession.upcoming().join(TrainingSession.course)
+                                  .where(Course.published.is_(True))).all()
+    response = Response(sessions_feed(sessions), mimetype="text/calendar")
+    response.headers["Content-Type"] = "text/calendar; charset=utf-8"
+    response.headers["Content-Disposition"] = 'inline; filename="training.ics"'
+    return response
+
+
+# --- self-service: /bookings/<token> ---------------------------------------------------------
+
+def _booking_or_404(token: str) -> Booking:
+    booking = Booking.find_by_token(token)
+    if booking is None:
         abort(404)
-    return render_template("training/course.html", course=item)
+    return booking
+
+
+@bp.after_request
+def private_pages(response):
+    """The booking pages carry a secret in their address: keep them out of caches, indexes and referrers."""
+    if request.endpoint and request.endpoint.startswith("training.booking"):
+        response.headers["Cache-Control"] = "no-store"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
+@bp.get("/bookings/<token>")
+def booking(token: str):
+    item = _booking_or_404(token)
+    can_move = item.is_active and bool(ops.move_targets(item))
+    return render_template("training/booking.html", booking=item, session=item.session, token=token,
+                           can_move=can_move)
+
+
+@bp.route("/bookings/<token>/cancel", methods=["GET", "POST"])
+def booking_cancel(token: str):
+    item = _booking_or_404(token)
+    form = ConfirmForm()
+    if item.status == Booking.CANCELLED:
+        flash("This booking is already cancelled.", "warning")
+        return redirect(url_for("training.booking", token=token), code=303)
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            ops.cancel_booking(item)
+        except ops.BookingStateError as error:
+            flash(str(error), "warning")
+        else:
+            flash("Your booking is cancelled. We have emailed you a confirmation.", "success")
+        return redirect(url_for("training.booking", token=token), code=303)
+    if not item.is_active:
+        flash(f"This booking is {item.status_label.lower()}; there is nothing to cancel.", "warning")
+        return redirect(url_for("training.booking", token=token), code=303)
+    return render_template("training/booking_cancel.html", booking=item, session=item.session, token=token,
+                           form=form)
+
+
+@bp.route("/bookings/<token>/attend", methods=["GET", "POST"])
+def booking_attend(token: str):
+    item = _booking_or_404(token)
+    form = ConfirmForm()
+    if not item.holds_seats:
+        flash(f"This booking is {item.status_label.lower()}.", "warning")
+        return redirect(url_for("training.booking", token=token), code=303)
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            ops.confirm_attendance(item)
+        except ops.BookingStateError as error:
+            flash(str(error), "warning")
+        else:
+            flash("Thank you: see you there.", "success")
+        return redirect(url_for("training.booking", token=token), code=303)
+    return render_template("training/booking_attend.html", booking=item, session=item.session, token=token,
+                           form=form)
+
+
+@bp.route("/bookings/<token>/move", methods=["GET", "POST"])
+def booking_move(token: str):
+    """Choose another session (step 1), confirm it (step 2), move (POST with confirm)."""
+    item = _booking_or_404(token)
+    form = ConfirmForm()
+    if not item.is_active:
+        flash(f"This booking is {item.status_label.lower()}, so it cannot be moved.", "warning")
+        return redirect(url_for("training.booking", token=token), code=303)
+    targets = ops.move_targets(item)
+    chosen = None
+    error = None
+    if request.method == "POST" and form.validate_on_submit():
+        wanted = request.form.get("session_id", type=int)
+        chosen = next((s for s in targets if s.id == wanted), None)
+        if chosen is None:
+            error = "Choose one of the sessions listed."
+        elif request.form.get("confirm") == "yes":
+            try:
+                ops.move_booking(item, chosen.id)
+            except ops.BookingError as failure:
+                error = str(failure)
+                chosen = None
+                targets = ops.move_targets(item)
+            else:
+                flash("Your booking has moved. We have emailed you the new details.", "success")
+                return redirect(url_for("training.booking", token=token), code=303)
+    status = 422 if error else 200
+    return render_template("training/booking_move.html", booking=item, session=item.session, token=token,
+                           form=form, targets=targets, chosen=chosen, error=error), status
