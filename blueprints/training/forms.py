@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
@@ -30,7 +30,7 @@ class PrivateTrainingForm(FlaskForm):
     attendees = IntegerField("Number of attendees", validators=[
         InputRequired("Enter how many people would attend."),
         NumberRange(min=1, max=500, message="Enter a number between 1 and 500.")])
-    training_format = SelectField("Format", choices=[SelectChoice("online", "Online"), SelectChoice("on-site", "On-site at your premises")],
+    training_format = RadioField("Format", choices=[SelectChoice("online", "Online"), SelectChoice("on-site", "On-site at your premises")],
                                   validators=[DataRequired("Choose a format.")])
     message = TextAreaField("Anything else", validators=[Optional(), Length(max=5000)])
     consent = BooleanField(CONSENT_TEXT, validators=[DataRequired("Tick the box so the request can be stored.")])
