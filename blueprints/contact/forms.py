@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from spam import SpamTrapFields
@@ -36,4 +37,4 @@ class ContactForm(FlaskForm, SpamTrapFields):
 
     def __init__(self, *args, topics: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.topic.choices = [("", "Choose a topic")] + topics
+        self.topic.choices = [SelectChoice("", "Choose a topic")] + [SelectChoice(v, label) for v, label in topics]
