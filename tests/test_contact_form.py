@@ -52,6 +52,12 @@ def test_form_lists_service_topics_training_and_other_and_links_privacy(client, 
     assert 'name="form_token" type="hidden" value="' in page
 
 
+def test_a_training_service_is_not_listed_twice(client, services):
+    make_service(slug="training", title="Training")
+    page = client.get("/contact").get_data(as_text=True)
+    assert page.count('value="training"') == 1 and page.count('value="other"') == 1
+
+
 def test_topic_from_the_query_string_is_preselected_and_unknown_ones_ignored(client, services):
     page = client.get("/contact?topic=network").get_data(as_text=True)
     assert '<option selected value="network">' in page

@@ -19,7 +19,9 @@ REPLY_PROMISE = "within two working days"
 def topic_choices() -> list[tuple[str, str]]:
     """(value, label) for the topic select: each service, then training and other."""
     services = db.session.execute(select(Service.slug, Service.title).order_by(Service.position, Service.title)).all()
-    return [(slug, title) for slug, title in services] + [TRAINING, OTHER]
+    choices = [(slug, title) for slug, title in services]
+    taken = {slug for slug, _ in choices}
+    return choices + [choice for choice in (TRAINING, OTHER) if choice[0] not in taken]
 
 
 def topic_title(topic: str) -> str:
