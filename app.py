@@ -43,7 +43,7 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def register_logging(app: Flask) -> None:
-    if not app.logger.handlers or app.config["APP_ENV"] == "production":
+    if not logging.getLogger().handlers or app.config["APP_ENV"] == "production":  # root: app.logger always has Flask's handler
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
 
