@@ -3,7 +3,7 @@
 Every client first loads the booking form (its own session, CSRF token and spam
 timestamp), then all post at the same moment (a barrier). Afterwards the
 database is asked how many seats are held: it must equal the capacity, and no
-request may fail (anything but 200/302/303/409, or a connection error).
+request may fail (anything but a redirect or the form refusing: 200/302/303/409/422).
 
     python -m bench.contention      # BENCH_BOOKING_CLIENTS=50
 """
@@ -18,8 +18,9 @@ from bench.common import FormClient, Site, SmtpSink, postgres_available, save_re
 
 CLIENTS = int(os.environ.get("BENCH_BOOKING_CLIENTS", "50"))
 CAPACITY = 10
-# What a client may get: booked or waitlisted (redirect), or the form again saying the session is full.
-ANSWERS = (200, 302, 303, 409)
+# What a client may get: booked or waitlisted (a redirect to its booking), or the form again saying
+# there are not enough seats left (422, or 200/409 in other designs).
+ANSWERS = (200, 302, 303, 409, 422)
 
 ADD_SESSION = f"""
 from datetime import datetime, timedelta, timezone
