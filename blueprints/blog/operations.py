@@ -75,16 +75,13 @@ def visible_post(slug: str) -> Post | None:
 
 
 def tag_with_visible_posts(slug: str) -> Tag | None:
-    """A tag the public may browse: it has at least one visible post."""
-    tag = db.session.scalar(select(Tag).where(Tag.slug == slug))
-    if tag is None:
-        return None
+    """A tag the public may browse: it has at least one visible post (one query)."""
     visible = Post.visible().order_by(None).subquery()
-    has_any = db.session.scalar(
-        select(func.count()).select_from(post_tags).join(visible, visible.c.id == post_tags.c.post_id)
-        .where(post_tags.c.tag_id == tag.id)
+    has_visible_post = (
+        select(post_tags.c.post_id).join(visible, visible.c.id == post_tags.c.post_id)
+        .where(post_tags.c.tag_id == Tag.id).exists()
     )
-    return tag if has_any else None
+    return db.session.scalar(select(Tag).where(Tag.slug == slug, has_visible_post))
 
 
 def courses_for(post: Post) -> list[Course]:

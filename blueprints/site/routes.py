@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from flask import Response, abort, current_app, jsonify, render_template, send_from_directory, url_for
 from sqlalchemy import select, text
+from sqlalchemy.orm import joinedload
 
 from blueprints.site import bp
 from extensions import db
@@ -12,8 +13,9 @@ from models import Course, Post, Service, Tag, TrainingSession, post_tags
 def home():
     services = db.session.scalars(Service.ordered()).all()
     posts = db.session.scalars(Post.visible().limit(3)).all()
-    sessions = db.session.execute(
-        TrainingSession.upcoming().add_columns(TrainingSession.seats_held_column()).limit(4)
+    sessions = db.session.execute(  # each session's course in the same query (no N+1)
+        TrainingSession.upcoming().options(joinedload(TrainingSession.course))
+        .add_columns(TrainingSession.seats_held_column()).limit(4)
     ).all()
     return render_template("site/home.html", services=services, posts=posts, sessions=sessions)
 
