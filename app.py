@@ -36,6 +36,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_errorhandlers(app)
     register_request_hooks(app)
     register_http_caching(app)
+    register_page_cache(app)
     register_template_helpers(app)
     register_cli(app)
     register_form_checks(app)
@@ -193,6 +194,12 @@ def register_form_checks(app: Flask) -> None:
     import security
 
     security.register_form_checks(app)
+
+def register_page_cache(app: Flask) -> None:
+    """Anonymous public pages rendered once per content version (production; PAGE_CACHE_SECONDS=0 turns it off)."""
+    import page_cache
+
+    page_cache.init_app(app)
 
 
 def register_template_helpers(app: Flask) -> None:
