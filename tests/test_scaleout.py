@@ -129,9 +129,11 @@ class Cluster:
         self.processes.append((name, process))
 
     def start_all(self) -> None:
+        """Web instances boot while the migration runs (they touch the database only per request)."""
         for n, port in enumerate(self.ports):
             self.start(f"web{n}", [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:create_app()"],
                        PORT=str(port))
+        self.run("db", "upgrade")
         for n in range(2):
             self.start(f"worker{n}", [sys.executable, "-m", "flask", "--app", "app", "outbox", "deliver", "--loop",
                                       "--interval", "0.2"])
@@ -154,9 +156,11 @@ class Cluster:
         return f"http://127.0.0.1:{self.ports[n % 2]}{path}"
 
     def stop(self) -> None:
-        for _, process in self.processes:
+        # gunicorn: SIGINT is its quick shutdown (SIGTERM waits out the graceful timeout loop);
+        # the outbox workers stop on SIGTERM after the current message.
+        for name, process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
+                os.killpg(process.pid, signal.SIGINT if name.startswith("web") else signal.SIGTERM)
         for name, process in self.processes:
             try:
                 process.wait(timeout=15)
@@ -175,16 +179,26 @@ def scaleout_database():
     except Exception as error:  # noqa: BLE001
         require("PostgreSQL", f"{admin_url} did not answer ({error.__class__.__name__})")
     yield database.url
-    database.drop()
+    # DROP DATABASE waits for a checkpoint (seconds on a busy server): let it finish while the
+    # rest of the suite runs. A non-daemon thread is joined before the interpreter exits.
+    threading.Thread(target=drop_quietly, args=(database,), name="drop-scaleout-db").start()
+
+
+def drop_quietly(database: PostgresDatabase) -> None:
+    try:
+        database.drop()
+    except Exception as error:  # noqa: BLE001 (the run is over for this database; say so and move on)
+        print(f"could not drop {database.name}: {error}", file=sys.stderr)
 
 
 @pytest.fixture
 def cluster(tmp_path, scaleout_database, redis_url, smtp_server):
     cluster = Cluster(tmp_path, scaleout_database, redis_url, smtp_server.port)
-    cluster.run("db", "upgrade")
-    cluster.start_all()
-    yield cluster
-    cluster.stop()
+    try:
+        cluster.start_all()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture
