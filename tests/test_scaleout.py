@@ -160,7 +160,7 @@ class Cluster:
         # the outbox workers stop on SIGTERM after the current message.
         for name, process in self.processes:
             if process.poll() is None:
-                os.killpg(process.pid, signal.SIGINT if name.startswith("web") else signal.SIGTERM)
+                process.send_signal(signal.SIGINT if name.startswith("web") else signal.SIGTERM)
         for name, process in self.processes:
             try:
                 process.wait(timeout=15)
