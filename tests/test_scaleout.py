@@ -172,7 +172,7 @@ class Cluster:
 
 @pytest.fixture
 def scaleout_database():
-    admin_url = os.environ.get("TEST_DATABASE_URL") or DEFAULT_ADMIN_URL
+    admin_url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("TEST_POSTGRES_URL") or DEFAULT_ADMIN_URL
     database = PostgresDatabase(admin_url)
     try:
         database.create()
