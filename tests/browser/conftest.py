@@ -99,6 +99,26 @@ def live_server(tmp_path_factory):
 
 
 @pytest.fixture(autouse=True)
+def smtp_guard(monkeypatch, live_server):
+    """Replaces the suite's guard for these tests: SMTP may go to the live server's mail box and nowhere else.
+
+    (The suite's guard keeps its allowed ports in tests/conftest.py as pytest loaded it, a module object
+    other than the `tests.conftest` imported here, so it cannot see this session's server.)
+    """
+    import smtplib
+
+    original = smtplib.SMTP.connect
+    port = live_server.mail.port
+
+    def guarded(self, host="localhost", port_=0, source_address=None):
+        if host not in ("127.0.0.1", "localhost") or int(port_) != port:
+            raise AssertionError(f"test tried to talk SMTP to {host}:{port_}")
+        return original(self, host, port_, source_address)
+
+    monkeypatch.setattr(smtplib.SMTP, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
 def no_server_errors(live_server):
     """Every browser test also fails if the server answered any request with a 5xx."""
     before = len(live_server.errors.seen)

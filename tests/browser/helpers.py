@@ -154,3 +154,39 @@ def crawl(request, start: list[str], base: str, inside: str = "/", limit: int = 
             if pattern_of(link) not in seen_patterns:
                 queue.append(link)
     return found
+
+
+# --- keyboard --------------------------------------------------------------------------------
+
+FOCUSED = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) return "";
+  const name = (el.getAttribute("aria-label") || el.innerText || el.value || "").trim().replace(/\\s+/g, " ");
+  return `${el.tagName.toLowerCase()}#${el.id || ""} ${name}`.slice(0, 120);
+}"""
+
+
+def tab_to(page, matches: str, text: str | None = None, limit: int = 150) -> str:
+    """Press Tab (only Tab) until the focused element matches the CSS selector (and has `text`); returns what got focus.
+
+    Fails, listing the focus order, if the element cannot be reached by keyboard.
+    """
+    order = []
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(
+            "([sel, text]) => { const el = document.activeElement;"
+            " return !!el && el.matches(sel) && (text === null || el.innerText.trim() === text); }",
+            [matches, text],
+        ):
+            return page.evaluate(FOCUSED)
+        order.append(page.evaluate(FOCUSED))
+        if len(order) > 3 and order[-1] == order[0] and order.count(order[0]) > 2:
+            break  # focus has gone round the page more than twice
+    raise AssertionError(f"{matches} {text or ''} on {page.url} was not reached by Tab; focus went: {order}")
+
+
+def type_into(page, field_selector: str, text: str) -> None:
+    """Tab to a field and type, as a person at a keyboard does."""
+    tab_to(page, field_selector)
+    page.keyboard.type(text)
