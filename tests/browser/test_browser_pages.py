@@ -1,10 +1,12 @@
 """Every public and admin page in Chromium at phone and desktop widths: axe (WCAG 2.1 A/AA), valid HTML, screenshots."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime
 
 import pytest
+from axe_playwright_python.base import AxeResults
 
 from tests.browser.helpers import WIDTHS, crawl, log_in, new_context, screenshot, slug_for
 
@@ -15,18 +17,23 @@ BOOKING_TOKEN = "browser-test-booking-token-0123456789abcdef"
 # Where a visitor starts; the crawl follows every link from here (and the sitemap) to the rest.
 PUBLIC_STARTS = ["/", "/services", "/blog", "/training", "/contact", "/privacy"]
 NOT_FOUND = "/no-such-page"
+# Forms sent empty: the page with every error shown must be as accessible and valid as the blank form.
+EMPTY_FORMS = {"/contact": "form.contact-form button[type=submit]"}
 
 
 @pytest.fixture(scope="session")
 def axe():
+    """A function running axe-core (as shipped by axe-playwright-python) on a page: one line per violation."""
     from axe_playwright_python.sync_playwright import Axe
 
     engine = Axe()
     options = {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
 
     def run(page) -> list[str]:
-        """Each WCAG 2.1 A/AA violation on the page as one readable line."""
-        results = engine.run(page, options=options)
+        if page.evaluate("typeof window.axe === 'undefined'"):
+            results = engine.run(page, options=options)  # injects axe-core, then runs it
+        else:  # already there through axe_context's init script
+            results = AxeResults(page.evaluate(f"axe.run(document, {json.dumps(options)})"))
         return [
             f"{v['id']} ({v['impact']}): {v['help']} -> "
             + "; ".join(" ".join(node["target"]) + " " + node.get("failureSummary", "").replace("\n", " ")
@@ -34,7 +41,15 @@ def axe():
             for v in results.response["violations"]
         ]
 
+    run.script = engine.axe_script
     return run
+
+
+def axe_context(browser, live_server, axe, width: str):
+    """A browser context where every page loads axe-core as it opens (cheaper than injecting it page by page)."""
+    context = new_context(browser, live_server, width)
+    context.add_init_script(script=axe.script)
+    return context
 
 
 @pytest.fixture(scope="session")
@@ -104,6 +119,18 @@ def routed(adapter, path: str, method: str = "GET") -> bool:
     return True
 
 
+def submit_empty(page, path: str, button: str):
+    """Send a form untouched, as a person pressing the button too early does; returns the error page's HTML."""
+    visit(page, path)
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.locator(button).click()
+    response = answer.value
+    assert response.status in (200, 400, 422), f"an empty form on {path} answered {response.status}"
+    page.wait_for_load_state()
+    assert page.locator("[aria-invalid=true]").count() > 0, f"an empty form on {path} marked no field invalid"
+    return response.text()
+
+
 def visit(page, path: str, expect_status: int = 200):
     response = page.goto(path)
     assert response is not None and response.status == expect_status, (
@@ -124,7 +151,7 @@ def test_the_crawl_finds_the_main_pages(public_pages):
 @pytest.mark.parametrize("width", WIDTHS)
 def test_public_pages_have_no_accessibility_violations(browser, live_server, public_pages, axe, width):
     """axe-core with the WCAG 2.1 A and AA rules on every public page; also saves each page's screenshot."""
-    context = new_context(browser, live_server, width)
+    context = axe_context(browser, live_server, axe, width)
     page = context.new_page()
     problems = {}
     for path in [*public_pages, NOT_FOUND]:
@@ -133,13 +160,18 @@ def test_public_pages_have_no_accessibility_violations(browser, live_server, pub
         found = axe(page)
         if found:
             problems[path] = found
+    for path, button in EMPTY_FORMS.items():
+        submit_empty(page, path, button)
+        screenshot(page, f"{slug_for(path)}-errors-{WIDTHS[width][0]}")
+        if found := axe(page):
+            problems[f"{path} (sent empty)"] = found
     context.close()
     assert not problems, f"axe found WCAG 2.1 A/AA violations at {width} width:\n{report(problems)}"
 
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_admin_pages_have_no_accessibility_violations(browser, live_server, admin_pages, axe, width):
-    context = new_context(browser, live_server, width)
+    context = axe_context(browser, live_server, axe, width)
     page = context.new_page()
     problems = {}
     visit(page, "/admin/login")
@@ -165,6 +197,9 @@ def test_pages_are_valid_html(browser, live_server, public_pages, admin_pages, v
         response = context.request.get(live_server(path))
         assert response.status in (200, 404), f"{path} answered {response.status}"
         documents[path] = response.text()
+    page = context.new_page()
+    for path, button in EMPTY_FORMS.items():
+        documents[f"{path} (sent empty)"] = submit_empty(page, path, button)
     if admin_pages:
         log_in(context.new_page(), live_server)
         for path in admin_pages:
