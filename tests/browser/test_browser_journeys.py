@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from tests.browser.helpers import body_text, tab_to, type_into
+from tests.browser.helpers import body_text, links_in, new_context, tab_to, type_into
 
 pytestmark = pytest.mark.browser
 
@@ -71,3 +71,59 @@ def test_enquiry_reply_journey_by_keyboard_only(page, live_server):
     answer = live_server.mail.to(client, "Re:")
     assert reply in body_text(answer)
     assert answer.get_body(preferencelist=("html",)) is not None, "every email has an HTML part too"
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["with-javascript", "without-javascript"])
+def test_article_to_booking_to_cancellation(browser, live_server, javascript):
+    """A reader follows the Docker article's call to action, books a seat, and cancels from the emailed link.
+
+    Run twice: as usual, and with JavaScript disabled, where everything must work the same.
+    """
+    client = unique_email("reader")
+    context = new_context(browser, live_server, java_script_enabled=javascript)
+    page = context.new_page()
+
+    page.goto("/blog/virtualization-and-containerization")
+    assert "Containerization" in page.locator("h1").inner_text()
+    page.locator(".post-cta a[href='/training/docker']").click()
+    page.wait_for_url("**/training/docker")
+    seats_before = seats_left_on(page)
+    page.locator("a[href^='/training/sessions/'][href$='/book']").first.click()
+    page.wait_for_url(re.compile(r"/training/sessions/\d+/book$"))
+    page.locator("#name").fill("Rita Reader")
+    page.locator("#email").fill(client)
+    page.locator("#company").fill("Containers Ltd")
+    page.locator("#consent").check()
+    page.get_by_role("button", name=re.compile("Request")).click()
+    page.wait_for_url(re.compile(r"/bookings/[^/]+$"))
+    assert "Pending" in page.locator(".booking-status").inner_text()
+    booked_at = page.url
+
+    received = live_server.mail.to(client, "Booking request received")
+    link = next((url for url in links_in(body_text(received)) if "/bookings/" in url), None)
+    assert link, f"no self-service link in the email:\n{body_text(received)}"
+    assert link.startswith(live_server.url), f"the emailed link {link} does not lead back to the site"
+    assert link == booked_at
+
+    # Opened from the email, in a fresh browser with nothing remembered.
+    fresh = new_context(browser, live_server, java_script_enabled=javascript)
+    page = fresh.new_page()
+    page.goto(link)
+    page.get_by_role("link", name="Cancel this booking").click()
+    page.wait_for_url("**/cancel")
+    page.get_by_role("button", name="Yes, cancel my booking").click()
+    page.wait_for_url(link)
+    assert "Cancelled" in page.locator(".booking-status").inner_text()
+    assert "cancelled" in page.locator(".flash").inner_text().lower()
+
+    cancelled = live_server.mail.to(client, "Booking cancelled")
+    assert "Docker" in str(cancelled["Subject"])
+    page.goto("/training/docker")
+    assert seats_left_on(page) == seats_before, "the cancelled seat did not go back to the session"
+    fresh.close()
+    context.close()
+
+
+def seats_left_on(page) -> str:
+    """The first session's seats text on a course page, e.g. '9 seats left of 10'."""
+    return page.locator(".session-item .seats").first.inner_text()
