@@ -68,9 +68,11 @@ class OutboxMessage(db.Model):
         time still ends as failed. The caller commits.
         """
         now = now or utcnow()
-        stale = session.scalars(
-            select(cls).where(cls.status == cls.SENDING, cls.claimed_at < now - older_than)
-        ).all()
+        query = select(cls).where(cls.status == cls.SENDING, cls.claimed_at < now - older_than)
+        if session.get_bind().dialect.name == "postgresql":
+            # Two workers must not both release (and then both claim) the same row.
+            query = query.with_for_update(skip_locked=True)
+        stale = session.scalars(query).all()
         for message in stale:
             message._record_failure("delivery interrupted: the worker stopped before it finished", max_attempts, now)
             if message.status == cls.PENDING:

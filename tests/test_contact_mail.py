@@ -148,3 +148,18 @@ def test_a_slow_smtp_server_does_not_slow_the_form_down(thread_app, smtp_server)
     assert slow < 1.0, f"POST /contact took {slow:.2f} s with a 2 s SMTP server (instant: {instant:.2f} s)"
     # The thread delivers them in the background, one every two seconds.
     wait_for(lambda: len(smtp_server.messages) >= 7, 30, "a slow delivery to finish")
+
+
+def test_an_internationalised_domain_is_delivered_in_its_ascii_form(mail_app, smtp_server):
+    client = mail_app.test_client()
+    assert client.post("/contact", data=valid_data(email="info@bücher.example")).status_code == 303
+    mailer.deliver_pending()
+    acknowledgement = by_recipient(smtp_server)["info@xn--bcher-kva.example"]
+    assert acknowledgement.envelope_to == ["info@xn--bcher-kva.example"]
+
+
+def test_a_non_ascii_local_part_is_refused_by_the_form(mail_app, smtp_server):
+    response = mail_app.test_client().post("/contact", data=valid_data(email="jürgen@example.com"))
+    assert response.status_code == 200 and 'id="email-error"' in response.get_data(as_text=True)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Enquiry)) == 0
