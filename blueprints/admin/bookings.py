@@ -1,1 +1,213 @@
-"""Training: sessions, bookings and courses."""
+"""Training: sessions, bookings and courses.
+
+The booking rules (seats, states, emails) are the training area's operations;
+these routes only call them and report what happened.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from blueprints.admin import bp
+from blueprints.admin.forms import ActionForm, SessionForm, options, utc_to_local
+from extensions import db
+from models import AuditLog, Booking, Course, TrainingSession, utcnow
+
+CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def get_session(session_id: int) -> TrainingSession:
+    session = db.session.get(TrainingSession, session_id)
+    if session is None:
+        abort(404)
+    return session
+
+
+def get_booking(booking_id: int) -> Booking:
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        abort(404)
+    return booking
+
+
+def course_options():
+    return options((c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.position, Course.title)))
+
+
+def seats(session: TrainingSession) -> tuple[int, int]:
+    held = sum(b.seats for b in session.bookings if b.status in Booking.HOLDING)
+    return held, max(session.capacity - held, 0)
+
+
+def training_operations():
+    from blueprints.training import operations
+
+    return operations
+
+
+def stale_errors() -> tuple[type[Exception], ...]:
+    """The exceptions the training operations raise for an action that no longer applies."""
+    operations = training_operations()
+    found = tuple(
+        value for value in vars(operations).values()
+        if isinstance(value, type) and issubclass(value, Exception) and value.__module__ == operations.__name__
+    )
+    return found or (ValueError,)
+
+
+@bp.get("/sessions")
+def sessions():
+    show = request.args.get("show", "upcoming")
+    held = TrainingSession.seats_held_column()
+    query = select(TrainingSession, held.label("held"))
+    now = utcnow()
+    if show == "past":
+        query = query.where(TrainingSession.starts_at <= now).order_by(TrainingSession.starts_at.desc())
+    else:
+        show = "upcoming"
+        query = query.where(TrainingSession.starts_at > now).order_by(TrainingSession.starts_at)
+    rows = db.session.execute(query.limit(200)).all()
+    pending = db.session.scalars(
+        select(Booking).where(Booking.status == Booking.PENDING).order_by(Booking.created_at)).all()
+    return render_template("admin/sessions.html", rows=rows, show=show, pending=pending)
+
+
+@bp.route("/sessions/new", methods=["GET", "POST"])
+def session_new():
+    form = SessionForm()
+    form.course_id.choices = course_options()
+    if request.method == "GET":
+        form.course_id.data = request.args.get("course_id", type=int)
+    if form.validate_on_submit():
+        starts_at, ends_at = form.instants()
+        session = TrainingSession(
+            course_id=form.course_id.data, starts_at=starts_at, ends_at=ends_at, timezone=form.timezone.data,
+            mode=form.mode.data, location=form.location.data or "", capacity=form.capacity.data,
+        )
+        db.session.add(session)
+        db.session.flush()
+        AuditLog.record(current_user, "session.create", session)
+        db.session.commit()
+        flash("Session scheduled.", "success")
+        return redirect(url_for("admin.session", session_id=session.id), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/session_form.html", form=form, session=None), status
+
+
+@bp.get("/sessions/<int:session_id>")
+def session(session_id: int):
+    session = get_session(session_id)
+    held, left = seats(session)
+    return render_template("admin/session.html", session=session, held=held, left=left,
+                           action_form=ActionForm(formdata=None))
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+def session_edit(session_id: int):
+    """Edit a session; a new date or time goes through the training area's reschedule (it tells everyone booked)."""
+    session = get_session(session_id)
+    if session.status == TrainingSession.CANCELLED:
+        flash("This session is cancelled; it can no longer be changed.", "warning")
+        return redirect(url_for("admin.session", session_id=session.id), code=303)
+    form = SessionForm(obj=session)
+    form.course_id.choices = course_options()
+    if request.method == "GET":
+        form.starts_at.data = utc_to_local(session.starts_at, session.timezone)
+        form.ends_at.data = utc_to_local(session.ends_at, session.timezone)
+    held, _ = seats(session)
+    if form.validate_on_submit():
+        if form.capacity.data < held:
+            form.capacity.errors.append(f"{held} seats are already held; the capacity cannot be lower.")
+        elif form.course_id.data != session.course_id and session.bookings:
+            form.course_id.errors.append("People have booked this session; its course cannot change.")
+        else:
+            starts_at, ends_at = form.instants()
+            moved = starts_at != session.starts_at or ends_at != session.ends_at
+            session.course_id, session.timezone = form.course_id.data, form.timezone.data
+            session.mode, session.location, session.capacity = form.mode.data, form.location.data or "", form.capacity.data
+            if moved:
+                operations = training_operations()
+                try:
+                    operations.reschedule_session(session, starts_at, ends_at, current_user)
+                except stale_errors() as error:
+                    db.session.rollback()
+                    flash(str(error) or "This session can no longer be rescheduled.", "warning")
+                    return redirect(url_for("admin.session", session_id=session_id), code=303)
+            AuditLog.record(current_user, "session.update", session, rescheduled=moved)
+            db.session.commit()
+            flash("Session rescheduled; everyone booked is told." if moved else "Session saved.", "success")
+            return redirect(url_for("admin.session", session_id=session.id), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/session_form.html", form=form, session=session), status
+
+
+@bp.post("/sessions/<int:session_id>/cancel")
+def session_cancel(session_id: int):
+    session = get_session(session_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    operations = training_operations()
+    try:
+        operations.cancel_session(session, current_user, message=form.message.data or "")
+    except stale_errors() as error:
+        db.session.rollback()
+        flash(str(error) or "This session is already cancelled.", "warning")
+    else:
+        db.session.commit()
+        flash("Session cancelled; everyone booked is told.", "success")
+    return redirect(url_for("admin.session", session_id=session_id), code=303)
+
+
+BOOKING_ACTIONS = {
+    "confirm": ("confirm_booking", "Booking confirmed; the client is told."),
+    "decline": ("decline_booking", "Booking declined; the client is told."),
+    "cancel": ("cancel_booking", "Booking cancelled; the client is told."),
+}
+
+
+@bp.post("/bookings/<int:booking_id>/<any(confirm, decline, cancel):action>")
+def booking_action(booking_id: int, action: str):
+    booking = get_booking(booking_id)
+    session_id = booking.session_id
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    name, done = BOOKING_ACTIONS[action]
+    operations = training_operations()
+    try:
+        getattr(operations, name)(booking, current_user, message=form.message.data or "")
+    except stale_errors() as error:
+        db.session.rollback()
+        flash(str(error) or f"This booking can no longer be {action}ed.", "warning")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("admin.session", session_id=session_id) + f"#booking-{booking_id}", code=303)
+
+
+def csv_cell(value) -> str:
+    """A spreadsheet must never run a cell as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+@bp.get("/sessions/<int:session_id>/attendees.csv")
+def session_attendees_csv(session_id: int):
+    session = get_session(session_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for b in session.bookings:
+        writer.writerow([csv_cell(v) for v in (b.name, b.email, b.company, b.seats, b.status,
+                                                b.created_at.isoformat(timespec="seconds"))])
+    day = session.starts_at.date().isoformat()
+    filename = f"attendees-{session.course.slug}-{day}.csv"
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    })

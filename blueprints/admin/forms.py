@@ -166,15 +166,13 @@ class PostForm(FlaskForm):
 # --- privacy -------------------------------------------------------------------------------
 
 class PrivacySearchForm(FlaskForm):
-    class Meta:
-        csrf = False
-
     email = EmailField("Email address", validators=[DataRequired(), Email(check_deliverability=False), Length(max=254)])
 
 
 class EraseForm(FlaskForm):
     email = HiddenField(validators=[DataRequired(), Length(max=254)])
-    confirm_email = StringField("Type the address again to confirm", validators=[DataRequired(), Length(max=254)])
+    confirm_email = StringField("Type the address again to confirm", validators=[DataRequired(), Length(max=254)],
+                                render_kw={"autocomplete": "off"})
 
     def validate_confirm_email(self, field) -> None:
         if (field.data or "").strip().lower() != (self.email.data or "").strip().lower():

@@ -29,7 +29,6 @@ from models import (
     TrainingSession,
     utcnow,
 )
-from rendering import render_markdown
 
 
 class StaleAction(Exception):
@@ -215,16 +214,16 @@ def set_post_tags(post: Post, names: list[str]) -> None:
     post.tags = tags
 
 
-def render_post_body(post: Post) -> None:
-    """The blog's own renderer when it exists (headings, table of contents, reading time), else plain Markdown."""
-    try:
-        from blueprints.blog.operations import render_post
-    except ImportError:
-        post.body_html = render_markdown(post.body)
-        words = len((post.body or "").split())
-        post.reading_minutes = max(1, round(words / 220))
-        return
-    render_post(post)
+def render_post_body(post: Post) -> Post:
+    """The blog's renderer: body_html, table of contents and reading time, all at save time."""
+    from blueprints.blog.operations import render_post
+
+    return render_post(post)
+
+
+def render_preview(body: str) -> str:
+    """The post body as it would be published, without saving anything."""
+    return render_post_body(Post(body=body or "")).body_html
 
 
 # --- privacy requests ----------------------------------------------------------------------

@@ -1,1 +1,62 @@
 """Privacy requests: find, export, erase a person's data."""
+from __future__ import annotations
+
+import json
+
+from flask import Response, flash, render_template, request
+from flask_login import current_user
+
+from blueprints.admin import bp
+from blueprints.admin import operations as ops
+from blueprints.admin.forms import EraseForm, PrivacySearchForm
+from extensions import db
+from models import AuditLog
+
+
+def render_found(form: PrivacySearchForm, status: int = 200):
+    found = ops.find_person(form.email.data) if form.email.data and not form.errors else None
+    return render_template("admin/privacy.html", form=form, found=found,
+                           erase_form=EraseForm(formdata=None, email=form.email.data)), status
+
+
+@bp.route("/privacy", methods=["GET", "POST"])
+def privacy():
+    form = PrivacySearchForm()
+    if request.method == "POST" and not form.validate():
+        return render_found(form, 400)
+    return render_found(form)
+
+
+@bp.post("/privacy/export")
+def privacy_export():
+    form = PrivacySearchForm()
+    if not form.validate():
+        return render_found(form, 400)
+    data = ops.export_person(form.email.data)
+    counts = {k: len(data[k]) for k in ("enquiries", "bookings", "comments", "emails")}
+    AuditLog.record(current_user, "privacy.export", None, email_sha256=ops.email_hash(form.email.data), **counts)
+    db.session.commit()
+    body = json.dumps(data, indent=2, ensure_ascii=False)
+    return Response(body, mimetype="application/json", headers={
+        "Content-Disposition": 'attachment; filename="personal-data.json"',
+    })
+
+
+@bp.post("/privacy/erase")
+def privacy_erase():
+    """First POST shows what will be erased and asks for the address again; the second erases."""
+    form = EraseForm()
+    email = (form.email.data or "").strip().lower()
+    if not email:
+        return render_found(PrivacySearchForm(formdata=None), 400)
+    if "confirm_email" not in request.form:
+        form = EraseForm(formdata=None, email=email)
+        return render_template("admin/privacy_erase.html", form=form, found=ops.find_person(email))
+    if not form.validate():
+        return render_template("admin/privacy_erase.html", form=form, found=ops.find_person(email)), 400
+    counts = ops.erase_person(email, current_user)
+    db.session.commit()
+    flash("Erased: {enquiries} enquiries, {bookings} bookings, {comments} comments, {outbox} emails. "
+          "The rows stay, anonymised, so totals are unchanged.".format(**counts), "success")
+    search = PrivacySearchForm(formdata=None, email=email)
+    return render_found(search)

@@ -1,0 +1,96 @@
+"""Sessions and bookings in the admin: list, create, edit, the attendee CSV."""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from models import AuditLog, Booking, TrainingSession
+from tests.factories import make_booking, make_course, make_session
+
+
+def test_sessions_list_shows_seats_and_pending_bookings(admin_client):
+    session = make_session(capacity=8)
+    make_booking(session, seats=3, status=Booking.CONFIRMED)
+    pending = make_booking(session, seats=2, name="Waiting Person")
+    make_booking(session, seats=4, status=Booking.CANCELLED)
+    page = admin_client.get("/admin/sessions").text
+    assert "5 of 8 seats held, 3 left" in page
+    assert 'value="5"' in page and "<meter" in page
+    assert "Waiting Person" in page and f"#booking-{pending.id}" in page
+    past = make_session(starts_at=datetime.now(UTC) - timedelta(days=30))
+    assert f"/admin/sessions/{past.id}" in admin_client.get("/admin/sessions?show=past").text
+    assert "5 of 8 seats held" in admin_client.get("/admin/").text  # the dashboard's bar
+
+
+def test_session_page_shows_bookings_and_actions(admin_client):
+    session = make_session(capacity=4)
+    b = make_booking(session, name="Ada Lovelace", seats=2)
+    page = admin_client.get(f"/admin/sessions/{session.id}").text
+    assert "Ada Lovelace" in page and "2 of 4 seats held, 2 left" in page
+    assert f"/admin/bookings/{b.id}/confirm" in page and f"/admin/bookings/{b.id}/decline" in page
+    assert admin_client.get("/admin/sessions/9999").status_code == 404
+
+
+def test_create_session_converts_local_time(admin_client, db_session):
+    make_course()
+    course = make_course()
+    assert f'<option selected value="{course.id}">' in admin_client.get(f"/admin/sessions/new?course_id={course.id}").text
+    response = admin_client.post("/admin/sessions/new", data={
+        "course_id": course.id, "starts_at": "2027-07-01T09:00", "ends_at": "2027-07-01T17:00",
+        "timezone": "America/New_York", "mode": "online", "location": "", "capacity": "12"})
+    assert response.status_code == 303
+    session = db_session.scalar(select(TrainingSession))
+    assert session.starts_at == datetime(2027, 7, 1, 13, 0, tzinfo=UTC)  # 09:00 EDT
+    assert not session.is_private and session.capacity == 12
+    entry = db_session.scalar(select(AuditLog).where(AuditLog.action == "session.create"))
+    assert entry.target_id == session.id
+
+
+def test_invalid_session_form_shows_errors(admin_client, db_session):
+    course = make_course()
+    response = admin_client.post("/admin/sessions/new", data={
+        "course_id": course.id, "starts_at": "tomorrow", "ends_at": "", "timezone": "Nowhere/Land",
+        "mode": "teleport", "capacity": "-1"})
+    assert response.status_code == 400
+    for field in ("starts_at", "ends_at", "timezone", "mode", "capacity"):
+        assert f'id="{field}-error"' in response.text, field
+    assert db_session.scalar(select(TrainingSession)) is None
+
+
+def test_edit_without_new_times_saves_directly(admin_client, db_session):
+    session = make_session(capacity=10, starts_at=datetime(2027, 5, 3, 8, 0, tzinfo=UTC), timezone="Europe/London")
+    make_booking(session, seats=4)
+    form = admin_client.get(f"/admin/sessions/{session.id}/edit").text
+    assert 'value="2027-05-03T09:00"' in form  # shown in the session's zone (BST)
+    data = {"course_id": session.course_id, "starts_at": "2027-05-03T09:00", "ends_at": "2027-05-03T17:00",
+            "timezone": "Europe/London", "mode": "on-site", "location": "London office", "capacity": "3"}
+    response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=data)
+    assert response.status_code == 400 and "4 seats are already held" in response.text
+    response = admin_client.post(f"/admin/sessions/{session.id}/edit", data={**data, "capacity": "6"})
+    assert response.status_code == 303
+    db_session.expire_all()
+    assert session.capacity == 6 and session.location == "London office"
+    assert session.starts_at == datetime(2027, 5, 3, 8, 0, tzinfo=UTC)
+
+
+def test_attendee_csv_has_only_the_agreed_columns_and_defuses_formulas(admin_client):
+    session = make_session()
+    make_booking(session, name="=HYPERLINK(\"http://evil\")", email="ada@example.com", company="+Acme",
+                 seats=2, notes="secret note", status=Booking.CONFIRMED)
+    make_booking(session, name="Bob", email="bob@example.com", company="@corp", seats=1)
+    make_booking(make_session(), name="Someone Else", email="else@example.com")
+    response = admin_client.get(f"/admin/sessions/{session.id}/attendees.csv")
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert "attachment" in response.headers["Content-Disposition"]
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True))))
+    assert rows[0] == ["name", "email", "company", "seats", "status", "booked_at"]
+    assert len(rows) == 3
+    assert rows[1][:5] == ["'=HYPERLINK(\"http://evil\")", "ada@example.com", "'+Acme", "2", "confirmed"]
+    assert rows[2][:5] == ["Bob", "bob@example.com", "'@corp", "1", "pending"]
+    datetime.fromisoformat(rows[1][5])
+    text = response.get_data(as_text=True)
+    assert "secret note" not in text and "Someone Else" not in text and "token" not in text
+    assert admin_client.get("/admin/sessions/9999/attendees.csv").status_code == 404
