@@ -94,3 +94,12 @@ def test_attendee_csv_has_only_the_agreed_columns_and_defuses_formulas(admin_cli
     text = response.get_data(as_text=True)
     assert "secret note" not in text and "Someone Else" not in text and "token" not in text
     assert admin_client.get("/admin/sessions/9999/attendees.csv").status_code == 404
+
+
+def test_booking_actions_never_fail_with_500(admin_client, db_session):
+    booking = make_booking(status=Booking.CONFIRMED)
+    for action in ("confirm", "decline", "cancel"):
+        response = admin_client.post(f"/admin/bookings/{booking.id}/{action}", data={"message": ""})
+        assert response.status_code == 303
+    assert admin_client.post("/admin/bookings/9999/confirm").status_code == 404
+    assert admin_client.post(f"/admin/bookings/{booking.id}/delete").status_code == 404

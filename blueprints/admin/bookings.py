@@ -44,10 +44,24 @@ def seats(session: TrainingSession) -> tuple[int, int]:
     return held, max(session.capacity - held, 0)
 
 
-def training_operations():
-    from blueprints.training import operations
+class NotReady(Exception):
+    """The training area's operations are not installed (yet)."""
 
+
+def training_operations():
+    try:
+        from blueprints.training import operations
+    except ImportError as error:
+        raise NotReady("Booking actions are not available yet; nothing was changed.") from error
     return operations
+
+
+@bp.errorhandler(NotReady)
+def not_ready(error):
+    db.session.rollback()
+    flash(str(error), "warning")
+    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
+                    else url_for("admin.sessions"), code=303)
 
 
 def stale_errors() -> tuple[type[Exception], ...]:
