@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from models import AuditLog, Booking, TrainingSession
+from models import AuditLog, Booking, OutboxMessage, TrainingSession
 from tests.factories import make_booking, make_course, make_session
 
 
@@ -103,3 +103,87 @@ def test_booking_actions_never_fail_with_500(admin_client, db_session):
         assert response.status_code == 303
     assert admin_client.post("/admin/bookings/9999/confirm").status_code == 404
     assert admin_client.post(f"/admin/bookings/{booking.id}/delete").status_code == 404
+
+
+def outbox(db_session, template=None):
+    query = select(OutboxMessage).order_by(OutboxMessage.id)
+    if template:
+        query = query.where(OutboxMessage.template == template)
+    return db_session.scalars(query).all()
+
+
+def actions(db_session):
+    return [e.action for e in db_session.scalars(select(AuditLog).order_by(AuditLog.id))]
+
+
+def test_confirm_sends_the_invite_and_is_audited(admin_client, db_session):
+    booking = make_booking(make_session(capacity=5), email="ada@example.com", seats=2)
+    response = admin_client.post(f"/admin/bookings/{booking.id}/confirm",
+                                 data={"message": "See you there, bring a laptop."}, follow_redirects=True)
+    assert "Booking confirmed" in response.text
+    db_session.expire_all()
+    assert booking.status == Booking.CONFIRMED
+    [mail] = outbox(db_session, "booking_confirmed")
+    assert mail.to_addr == "ada@example.com" and "bring a laptop" in mail.text_body
+    assert any(a["filename"].endswith(".ics") for a in mail.attachments)
+    assert "booking.confirm" in actions(db_session)
+
+
+def test_decline_and_cancel_email_the_client(admin_client, db_session):
+    session = make_session(capacity=5)
+    declined = make_booking(session, email="d@example.com")
+    cancelled = make_booking(session, email="c@example.com", status=Booking.CONFIRMED)
+    assert admin_client.post(f"/admin/bookings/{declined.id}/decline", data={"message": "Full, sorry"}).status_code == 303
+    assert admin_client.post(f"/admin/bookings/{cancelled.id}/cancel", data={"message": ""}).status_code == 303
+    db_session.expire_all()
+    assert declined.status == Booking.DECLINED and cancelled.status == Booking.CANCELLED
+    assert [m.to_addr for m in outbox(db_session, "booking_declined")] == ["d@example.com"]
+    assert [m.to_addr for m in outbox(db_session, "booking_cancelled")] == ["c@example.com"]
+    assert {"booking.decline", "booking.cancel"} <= set(actions(db_session))
+
+
+def test_stale_action_says_so_and_changes_nothing(admin_client, db_session):
+    booking = make_booking(status=Booking.CANCELLED)
+    response = admin_client.post(f"/admin/bookings/{booking.id}/confirm", data={}, follow_redirects=True)
+    assert response.status_code == 200 and "flash-warning" in response.text
+    db_session.expire_all()
+    assert booking.status == Booking.CANCELLED
+    assert outbox(db_session) == [] and actions(db_session) == ["admin.login"]
+
+
+def test_cancel_session_notifies_everyone_booked(admin_client, db_session):
+    session = make_session(capacity=10)
+    emails = ["p@example.com", "c@example.com", "w@example.com"]
+    make_booking(session, email=emails[0])
+    make_booking(session, email=emails[1], status=Booking.CONFIRMED)
+    make_booking(session, email=emails[2], status=Booking.WAITLISTED)
+    make_booking(session, email="gone@example.com", status=Booking.CANCELLED)
+    response = admin_client.post(f"/admin/sessions/{session.id}/cancel", data={"message": "Trainer ill."})
+    assert response.status_code == 303
+    db_session.expire_all()
+    assert session.status == TrainingSession.CANCELLED
+    sent = outbox(db_session, "booking_session_cancelled")
+    assert sorted(m.to_addr for m in sent) == sorted(emails)
+    assert all("Trainer ill." in m.text_body for m in sent)
+    assert "session.cancel" in actions(db_session)
+    again = admin_client.post(f"/admin/sessions/{session.id}/cancel", data={}, follow_redirects=True)
+    assert "already cancelled" in again.text
+    assert len(outbox(db_session, "booking_session_cancelled")) == 3
+
+
+def test_reschedule_through_the_edit_form(admin_client, db_session):
+    session = make_session(capacity=10, starts_at=datetime(2027, 5, 3, 8, 0, tzinfo=UTC), timezone="Europe/London")
+    make_booking(session, email="c@example.com", status=Booking.CONFIRMED)
+    data = {"course_id": session.course_id, "starts_at": "2027-05-10T09:00", "ends_at": "2027-05-10T17:00",
+            "timezone": "Europe/London", "mode": "online", "location": "", "capacity": "10"}
+    assert admin_client.post(f"/admin/sessions/{session.id}/edit", data=data).status_code == 303
+    db_session.expire_all()
+    assert session.starts_at == datetime(2027, 5, 10, 8, 0, tzinfo=UTC) and session.sequence == 1
+    assert [m.to_addr for m in outbox(db_session, "booking_rescheduled")] == ["c@example.com"]
+    assert "session.reschedule" in actions(db_session)
+    # A start in the past is refused beside the field, nothing changes.
+    past = {**data, "starts_at": "2020-01-01T09:00", "ends_at": "2020-01-01T17:00"}
+    response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=past)
+    assert response.status_code == 400 and 'id="starts_at-error"' in response.text
+    db_session.expire_all()
+    assert session.starts_at == datetime(2027, 5, 10, 8, 0, tzinfo=UTC)

@@ -197,3 +197,23 @@ def test_dashboard_counts_what_needs_attention(admin_client):
     page = admin_client.get("/admin/").text
     assert "2</span> new enquiries" in page
     assert "Recent activity" in page
+
+
+def test_not_spam_releases_the_withheld_notification(app, admin_client, db_session):
+    enquiry = make_enquiry(name="Real Person", email="real@example.com", status=Enquiry.SPAM, spam_reason="too fast")
+    assert outbox_count(db_session) == 0
+    page = admin_client.get(f"/admin/enquiries/{enquiry.id}").text
+    assert "Not spam" in page
+    response = admin_client.post(f"/admin/enquiries/{enquiry.id}/not-spam", data={})
+    assert response.status_code == 303
+    db_session.expire_all()
+    assert enquiry.status == Enquiry.NEW and enquiry.spam_reason is None
+    messages = db_session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    notification = next(m for m in messages if m.template == "enquiry_notification")
+    assert notification.to_addr == app.config["CONSULTANT_EMAIL"] and notification.reply_to == "real@example.com"
+    assert f"/admin/enquiries/{enquiry.id}" in notification.text_body
+    assert audit(db_session, "enquiry.not_spam")[0].detail == {"spam_reason": "too fast"}
+    # Again: stale, nothing more queued.
+    again = admin_client.post(f"/admin/enquiries/{enquiry.id}/not-spam", data={}, follow_redirects=True)
+    assert "not marked as spam" in again.text
+    assert outbox_count(db_session) == len(messages)

@@ -14,8 +14,10 @@ from sqlalchemy import select
 
 from blueprints.admin import bp
 from blueprints.admin.forms import ActionForm, SessionForm, options, utc_to_local
+from blueprints.training import operations as training
 from extensions import db
 from models import AuditLog, Booking, Course, TrainingSession, utcnow
+from models.training import BookingError
 
 CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -42,36 +44,6 @@ def course_options():
 def seats(session: TrainingSession) -> tuple[int, int]:
     held = sum(b.seats for b in session.bookings if b.status in Booking.HOLDING)
     return held, max(session.capacity - held, 0)
-
-
-class NotReady(Exception):
-    """The training area's operations are not installed (yet)."""
-
-
-def training_operations():
-    try:
-        from blueprints.training import operations
-    except ImportError as error:
-        raise NotReady("Booking actions are not available yet; nothing was changed.") from error
-    return operations
-
-
-@bp.errorhandler(NotReady)
-def not_ready(error):
-    db.session.rollback()
-    flash(str(error), "warning")
-    return redirect(request.referrer if request.referrer and request.referrer.startswith(request.host_url)
-                    else url_for("admin.sessions"), code=303)
-
-
-def stale_errors() -> tuple[type[Exception], ...]:
-    """The exceptions the training operations raise for an action that no longer applies."""
-    operations = training_operations()
-    found = tuple(
-        value for value in vars(operations).values()
-        if isinstance(value, type) and issubclass(value, Exception) and value.__module__ == operations.__name__
-    )
-    return found or (ValueError,)
 
 
 @bp.get("/sessions")
@@ -142,20 +114,21 @@ def session_edit(session_id: int):
         else:
             starts_at, ends_at = form.instants()
             moved = starts_at != session.starts_at or ends_at != session.ends_at
-            session.course_id, session.timezone = form.course_id.data, form.timezone.data
-            session.mode, session.location, session.capacity = form.mode.data, form.location.data or "", form.capacity.data
-            if moved:
-                operations = training_operations()
-                try:
-                    operations.reschedule_session(session, starts_at, ends_at, current_user)
-                except stale_errors() as error:
-                    db.session.rollback()
-                    flash(str(error) or "This session can no longer be rescheduled.", "warning")
-                    return redirect(url_for("admin.session", session_id=session_id), code=303)
-            AuditLog.record(current_user, "session.update", session, rescheduled=moved)
-            db.session.commit()
-            flash("Session rescheduled; everyone booked is told." if moved else "Session saved.", "success")
-            return redirect(url_for("admin.session", session_id=session.id), code=303)
+            try:
+                if moved:  # the training operation commits the move and tells everyone booked
+                    session = training.reschedule_session(session, starts_at, ends_at, current_user)
+            except BookingError as error:
+                db.session.rollback()
+                form.starts_at.errors.append(str(error))
+            else:
+                session.course_id, session.timezone = form.course_id.data, form.timezone.data
+                session.mode, session.location = form.mode.data, form.location.data or ""
+                session.capacity = form.capacity.data
+                if db.session.is_modified(session):
+                    AuditLog.record(current_user, "session.update", session)
+                db.session.commit()
+                flash("Session rescheduled; everyone booked is told." if moved else "Session saved.", "success")
+                return redirect(url_for("admin.session", session_id=session.id), code=303)
     status = 400 if request.method == "POST" else 200
     return render_template("admin/session_form.html", form=form, session=session), status
 
@@ -166,12 +139,11 @@ def session_cancel(session_id: int):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    operations = training_operations()
     try:
-        operations.cancel_session(session, current_user, message=form.message.data or "")
-    except stale_errors() as error:
+        training.cancel_session(session, current_user, message=form.message.data or "")
+    except BookingError as error:
         db.session.rollback()
-        flash(str(error) or "This session is already cancelled.", "warning")
+        flash(str(error), "warning")
     else:
         db.session.commit()
         flash("Session cancelled; everyone booked is told.", "success")
@@ -179,9 +151,9 @@ def session_cancel(session_id: int):
 
 
 BOOKING_ACTIONS = {
-    "confirm": ("confirm_booking", "Booking confirmed; the client is told."),
-    "decline": ("decline_booking", "Booking declined; the client is told."),
-    "cancel": ("cancel_booking", "Booking cancelled; the client is told."),
+    "confirm": (training.confirm_booking, "Booking confirmed; the client is told."),
+    "decline": (training.decline_booking, "Booking declined; the client is told."),
+    "cancel": (training.cancel_booking, "Booking cancelled; the client is told."),
 }
 
 
@@ -192,13 +164,12 @@ def booking_action(booking_id: int, action: str):
     form = ActionForm()
     if not form.validate_on_submit():
         abort(400)
-    name, done = BOOKING_ACTIONS[action]
-    operations = training_operations()
+    operation, done = BOOKING_ACTIONS[action]
     try:
-        getattr(operations, name)(booking, current_user, message=form.message.data or "")
-    except stale_errors() as error:
+        operation(booking, current_user, message=form.message.data or "")
+    except BookingError as error:
         db.session.rollback()
-        flash(str(error) or f"This booking can no longer be {action}ed.", "warning")
+        flash(str(error), "warning")
     else:
         db.session.commit()
         flash(done, "success")

@@ -143,27 +143,21 @@ def default_reply_subject(enquiry: Enquiry) -> str:
     return f"Re: Your enquiry to {current_app.config['CONSULTANT_NAME']}"
 
 
-def queue_withheld_notification(enquiry: Enquiry) -> list[OutboxMessage]:
-    """The consultant's notification that a spam trap held back, queued the way the contact form queues it."""
-    try:
-        from blueprints.contact import operations as contact_operations
+def queue_withheld_notification(enquiry: Enquiry) -> None:
+    """The emails a spam trap held back (the consultant's notification, the client's copy), queued as the form does."""
+    from blueprints.contact.operations import queue_enquiry_emails
 
-        queue = contact_operations.queue_consultant_notification
-    except (ImportError, AttributeError) as error:
-        raise StaleAction("The contact notification cannot be queued yet; nothing was changed.") from error
-    result = queue(enquiry)
-    return [m for m in (result if isinstance(result, list | tuple) else [result]) if m is not None]
+    queue_enquiry_emails(enquiry)
 
 
-def mark_not_spam(enquiry: Enquiry, actor: AdminUser) -> list[OutboxMessage]:
+def mark_not_spam(enquiry: Enquiry, actor: AdminUser) -> None:
     if enquiry.status != Enquiry.SPAM:
         raise StaleAction("This enquiry is not marked as spam.")
     reason = enquiry.spam_reason
-    messages = queue_withheld_notification(enquiry)
     enquiry.status = Enquiry.NEW
     enquiry.spam_reason = None
+    queue_withheld_notification(enquiry)
     AuditLog.record(actor, "enquiry.not_spam", enquiry, spam_reason=reason)
-    return messages
 
 
 DATE_PATTERN = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
