@@ -184,12 +184,37 @@ class Site:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def flask(self, *args: str) -> str:
-        result = subprocess.run([PY, "-m", "flask", "--app", "app", *args], cwd=ROOT, capture_output=True,
-                                text=True, env={**os.environ, **self.env})
-        if result.returncode != 0:
-            raise RuntimeError(f"flask {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+    def app(self, **overrides):
+        """The site's app in this process, for setting up and inspecting its database (no thread, no cache)."""
+        import logging
+
+        from app import create_app
+        from config import BaseConfig
+
+        url = self.env["DATABASE_URL"]
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        app = create_app({
+            "APP_ENV": "production", "SECRET_KEY": self.env["SECRET_KEY"], "SITE_URL": self.env["SITE_URL"],
+            "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": BaseConfig.engine_options(url),
+            "OUTBOX_THREAD": False, "PAGE_CACHE_SECONDS": 0, "STATIC_BUILD_DIR": None, **overrides,
+        })
+        for name in ("alembic", "portico", "mail.log"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        return app
+
+    def run(self, function, *args):
+        """Call function(*args) inside an app context on this site's database; returns its result."""
+        from extensions import db
+
+        app = self.app()
+        try:
+            with app.app_context():
+                return function(*args)
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.engine.dispose()
 
     def prepare(self, demo: bool = True) -> Site:
         """Migrate and seed; on SQLite, a copy of the first database this run prepared (saves seconds)."""
@@ -199,8 +224,7 @@ class Site:
                 if Path(f"{template}{suffix}").exists():
                     shutil.copyfile(f"{template}{suffix}", self.workdir / f"portico.db{suffix}")
             return self
-        self.flask("db", "upgrade")
-        self.flask("seed", *(["--demo"] if demo else []))
+        self.run(_migrate_and_seed, demo)
         if self.pg_name is None:
             template = Path(tempfile.mkdtemp(prefix="portico-bench-template-")) / "portico.db"
             for suffix in ("", "-wal"):
@@ -209,16 +233,6 @@ class Site:
             _sqlite_templates[demo] = template
             atexit.register(shutil.rmtree, template.parent, True)
         return self
-
-    def run_python(self, code: str) -> str:
-        """Run code inside an app context on this site's database (e.g. to add rows)."""
-        script = "from app import create_app\nfrom extensions import db\napp = create_app()\nwith app.app_context():\n"
-        script += "\n".join("    " + line for line in code.strip().splitlines())
-        result = subprocess.run([PY, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                                env={**os.environ, **self.env})
-        if result.returncode != 0:
-            raise RuntimeError(f"python failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
 
     def start(self, app_spec: str = "app:create_app()") -> Site:
         self.server = Server("gunicorn", gunicorn_command(app_spec, self.port), port=self.port, env=self.env,
@@ -236,6 +250,15 @@ class Site:
         if self.pg_name:
             pg_execute(f'DROP DATABASE IF EXISTS "{self.pg_name}" WITH (FORCE)')
             self.pg_name = None
+
+
+def _migrate_and_seed(demo: bool) -> None:
+    from flask_migrate import upgrade
+
+    from seeding import seed_all
+
+    upgrade()
+    seed_all(demo=demo)
 
 
 def pg_execute(sql: str) -> None:

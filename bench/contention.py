@@ -22,26 +22,33 @@ CAPACITY = 10
 # there are not enough seats left (422, or 200/409 in other designs).
 ANSWERS = (200, 302, 303, 409, 422)
 
-ADD_SESSION = f"""
-from datetime import datetime, timedelta, timezone
-from sqlalchemy import select
-from models import Course, TrainingSession
-course = db.session.scalar(select(Course).where(Course.slug == "docker")) or db.session.scalar(select(Course))
-starts = datetime.now(timezone.utc).replace(microsecond=0) + timedelta(days=30)
-session = TrainingSession(course=course, starts_at=starts, ends_at=starts + timedelta(hours=8),
-                          timezone="Europe/Berlin", capacity={CAPACITY})
-db.session.add(session)
-db.session.commit()
-print(session.id)
-"""
+def add_session() -> int:
+    from datetime import UTC, datetime, timedelta
 
-SEATS_HELD = """
-from sqlalchemy import func, select
-from models import Booking
-rows = db.session.execute(select(Booking.status, func.count(), func.sum(Booking.seats))
-                          .where(Booking.session_id == {id}).group_by(Booking.status)).all()
-print(";".join(f"{{s}}={{c}}:{{n}}" for s, c, n in rows))
-"""
+    from sqlalchemy import select
+
+    from extensions import db
+    from models import Course, TrainingSession
+
+    course = db.session.scalar(select(Course).where(Course.slug == "docker")) or db.session.scalar(select(Course))
+    starts = datetime.now(UTC).replace(microsecond=0) + timedelta(days=30)
+    session = TrainingSession(course=course, starts_at=starts, ends_at=starts + timedelta(hours=8),
+                              timezone="Europe/Berlin", capacity=CAPACITY)
+    db.session.add(session)
+    db.session.commit()
+    return session.id
+
+
+def bookings_by_status(session_id: int) -> dict[str, tuple[int, int]]:
+    """{status: (bookings, seats)} for one session."""
+    from sqlalchemy import func, select
+
+    from extensions import db
+    from models import Booking
+
+    rows = db.session.execute(select(Booking.status, func.count(), func.sum(Booking.seats))
+                              .where(Booking.session_id == session_id).group_by(Booking.status)).all()
+    return {status: (count, int(seats or 0)) for status, count, seats in rows}
 
 
 def book_values(number: int) -> dict[str, str]:
@@ -54,11 +61,17 @@ def run(tmp: Path, database: str) -> dict:
         site = Site(tmp, database=database, env={**smtp.env(), "RATELIMIT_ENABLED": "0", "SPAM_MIN_SECONDS": "0"})
         try:
             site.prepare()
-            session_id = int(site.run_python(ADD_SESSION).strip().splitlines()[-1])
+            session_id = site.run(add_session)
             path = f"/training/sessions/{session_id}/book"
             site.start()
             clients = [FormClient(site.port) for _ in range(CLIENTS)]
-            form_statuses = [c.load_form(path) for c in clients]
+            form_statuses = [0] * CLIENTS
+            loaders = [threading.Thread(target=lambda i=i: form_statuses.__setitem__(i, clients[i].load_form(path)))
+                       for i in range(CLIENTS)]
+            for thread in loaders:
+                thread.start()
+            for thread in loaders:
+                thread.join(timeout=120)
             barrier = threading.Barrier(CLIENTS + 1)
             statuses: list[int] = [0] * CLIENTS
             failures: list[str] = []
@@ -83,14 +96,9 @@ def run(tmp: Path, database: str) -> dict:
             wall = time.perf_counter() - started
             for client in clients:
                 client.close()
-            held = (site.run_python(SEATS_HELD.format(id=session_id)).strip().splitlines() or [""])[-1]
+            by_status = site.run(bookings_by_status, session_id)
         finally:
             site.drop()
-    by_status = {}
-    for part in filter(None, held.split(";")):
-        status, rest = part.split("=")
-        count, seats = rest.split(":")
-        by_status[status] = (int(count), int(seats or 0))
     seats_held = sum(seats for status, (_c, seats) in by_status.items() if status in ("pending", "confirmed"))
     errors = sum(1 for s in statuses if s not in ANSWERS)
     for failure in failures:

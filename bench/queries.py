@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gzip
 import http.client
-import os
 import re
 import time
 from datetime import UTC
@@ -97,11 +96,9 @@ def count_queries(site: Site, cached: bool) -> dict[str, tuple[int, int]]:
     """{page: (status, statements)} for each page, measured in this process on the site's database."""
     from sqlalchemy import event
 
-    from app import create_app
     from extensions import db
 
-    os.environ.update(site.env)
-    app = create_app({"PAGE_CACHE_SECONDS": 30 if cached else 0})
+    app = site.app(PAGE_CACHE_SECONDS=30 if cached else 0, RATELIMIT_ENABLED=False)
     statements: list[str] = []
     def listener(_conn, _cursor, statement, *_args):
         if not TRANSACTION_CONTROL.match(statement):
@@ -191,7 +188,7 @@ def main() -> dict:
             site = Site(Path(tmp) / str(count), env={"RATELIMIT_ENABLED": "0", "OUTBOX_THREAD": "0"})
             site.workdir.mkdir()
             site.prepare(demo=False)
-            site.run_python(f"from bench.queries import populate\npopulate({count})")
+            site.run(populate, count)
             results[count] = {"cold": count_queries(site, cached=False), "cached": count_queries(site, cached=True)}
             if count == 1:
                 try:
