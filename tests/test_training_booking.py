@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from blueprints.training import operations as ops
 from extensions import db
 from models import AuditLog, Booking, Enquiry, OutboxMessage, TrainingSession
+from spam import issue_form_token
 from tests.factories import make_admin, make_booking, make_course, make_session
 
 
@@ -29,7 +30,8 @@ def book(session, n=1, **fields):
 
 def form(**fields):
     data = {"name": "Ada Client", "email": "ada@example.com", "company": "Acme", "seats": "1",
-            "notes": "", "consent": "y", "action": "book"}
+            "notes": "", "consent": "y", "action": "book", "website": "",
+            "form_token": issue_form_token("booking")}
     data.update(fields)
     return data
 
@@ -304,7 +306,7 @@ def test_too_many_seats_offers_the_waitlist(client, app):
     make_booking(session, seats=2)
     response = client.post(f"/training/sessions/{session.id}/book", data=form(seats="2"))
     html = response.get_data(as_text=True)
-    assert response.status_code == 422 and "Only 1 seat left" in html and 'value="waitlist"' in html
+    assert response.status_code == 409 and "Only 1 seat left" in html and 'value="waitlist"' in html
     assert db.session.scalar(select(func.count(Booking.id))) == 1
     response = client.post(f"/training/sessions/{session.id}/book", data=form(seats="2", action="waitlist"))
     assert response.status_code == 303
@@ -387,7 +389,8 @@ def test_private_course_request_is_stored_and_mailed(client, app):
     course = make_course(title="OpenStack")
     data = {"private-name": "Bo", "private-email": "bo@example.com", "private-company": "Initech",
             "private-preferred_dates": "Any week in March", "private-attendees": "6",
-            "private-training_format": "on-site", "private-message": "Two days please", "private-consent": "y"}
+            "private-training_format": "on-site", "private-message": "Two days please", "private-consent": "y",
+            "private-form_token": issue_form_token("private_training")}
     assert client.post(f"/training/{course.slug}", data=data).status_code == 303
     enquiry = db.session.scalar(select(Enquiry))
     assert (enquiry.kind, enquiry.course_id, enquiry.attendees, enquiry.training_format) == (
@@ -396,3 +399,22 @@ def test_private_course_request_is_stored_and_mailed(client, app):
     assert {m.to_addr for m in outbox()} == {"bo@example.com", app.config["CONSULTANT_EMAIL"]}
     bad = client.post(f"/training/{course.slug}", data={**data, "private-attendees": "0"})
     assert bad.status_code == 422 and 'aria-invalid="true"' in bad.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("trap", [{"website": "http://spam.example"}, {"form_token": ""}, {"form_token": "forged"}])
+def test_spam_traps_take_no_seat_and_send_nothing(client, app, trap):
+    session = make_session()
+    response = client.post(f"/training/sessions/{session.id}/book", data=form(**trap))
+    assert response.status_code == 200 and "Check your email" in response.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Booking.id))) == 0
+    assert outbox() == []
+
+
+def test_spam_private_request_is_stored_as_spam_and_not_mailed(client, app):
+    course = make_course()
+    data = {"private-name": "Bot", "private-email": "bot@example.com", "private-preferred_dates": "now",
+            "private-attendees": "3", "private-training_format": "online", "private-consent": "y",
+            "private-website": "filled", "private-form_token": issue_form_token("private_training")}
+    assert client.post(f"/training/{course.slug}", data=data).status_code == 303
+    assert db.session.scalar(select(Enquiry.status)) == Enquiry.SPAM
+    assert outbox() == []

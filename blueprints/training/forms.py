@@ -6,10 +6,12 @@ from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAre
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
+from spam import SpamTrapFields
+
 CONSENT_TEXT = "I agree that my details are stored and used to handle this request (see the privacy page)."
 
 
-class BookingForm(FlaskForm):
+class BookingForm(FlaskForm, SpamTrapFields):
     name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100)])
     email = StringField("Email", validators=[DataRequired("Enter your email address."),
                                              Email("Enter a valid email address."), Length(max=254)])
@@ -20,7 +22,7 @@ class BookingForm(FlaskForm):
     consent = BooleanField(CONSENT_TEXT, validators=[DataRequired("Tick the box so the booking can be stored.")])
 
 
-class PrivateTrainingForm(FlaskForm):
+class PrivateTrainingForm(FlaskForm, SpamTrapFields):
     name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100)])
     email = StringField("Email", validators=[DataRequired("Enter your email address."),
                                              Email("Enter a valid email address."), Length(max=254)])

@@ -439,26 +439,3 @@ def send_reminders(now: datetime | None = None) -> int:
     db.session.commit()
     return len(bookings)
 
-
-# --- private course requests ---------------------------------------------------------------
-
-def request_private_training(course, *, name: str, email: str, company: str = "", preferred_dates: str = "",
-                             attendees: int | None = None, training_format: str = "", message: str = ""):
-    """Store a private-training request as an Enquiry and mail it like a contact enquiry."""
-    from models import Enquiry
-
-    enquiry = Enquiry(
-        kind=Enquiry.PRIVATE_TRAINING, name=name.strip(), email=email.strip(), company=(company or "").strip(),
-        topic="training", message=(message or "").strip(), consent_at=utcnow(), course_id=course.id,
-        preferred_dates=preferred_dates.strip(), attendees=attendees, training_format=training_format,
-    )
-    db.session.add(enquiry)
-    db.session.flush()
-    context = dict(enquiry=enquiry, course=course, course_url=site_url(f"/training/{course.slug}"))
-    queue_email("booking_private_request", to=current_app.config["CONSULTANT_EMAIL"],
-                to_name=current_app.config["CONSULTANT_NAME"], reply_to=enquiry.email, reply_to_name=enquiry.name,
-                related=f"enquiry:{enquiry.id}", admin_url=site_url(f"/admin/enquiries/{enquiry.id}"), **context)
-    queue_email("booking_private_received", to=enquiry.email, to_name=enquiry.name,
-                reply_to=current_app.config["CONSULTANT_EMAIL"], related=f"enquiry:{enquiry.id}", **context)
-    db.session.commit()
-    return enquiry

@@ -3,14 +3,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
+from blueprints.contact.operations import submit_enquiry
 from blueprints.training import bp
 from blueprints.training import operations as ops
 from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingForm
 from extensions import db, limiter
-from models import Booking, Course, TrainingSession
+from models import Booking, Course, Enquiry, TrainingSession
+from spam import arm, spam_reason
+
+BOOKING_FORM = "booking"
+PRIVATE_FORM = "private_training"
 
 
 def _sessions_with_seats(query) -> list[tuple[TrainingSession, int]]:
@@ -43,12 +48,16 @@ def index():
 def course(slug: str):
     item = _published_course(slug)
     form = PrivateTrainingForm(prefix="private")
-    if form.validate_on_submit():
-        ops.request_private_training(
-            item, name=form.name.data, email=form.email.data, company=form.company.data or "",
-            preferred_dates=form.preferred_dates.data, attendees=form.attendees.data,
-            training_format=form.training_format.data, message=form.message.data or "",
+    if request.method == "GET":
+        arm(form, PRIVATE_FORM)
+    elif form.validate_on_submit():
+        submit_enquiry(
+            kind=Enquiry.PRIVATE_TRAINING, topic="training", name=form.name.data, email=form.email.data,
+            company=form.company.data or "", message=form.message.data or "", course_id=item.id,
+            preferred_dates=" ".join(form.preferred_dates.data.split()), attendees=form.attendees.data,
+            training_format=form.training_format.data, spam_reason=spam_reason(form, PRIVATE_FORM),
         )
+        # A trapped submission sees the same answer, so a bot learns nothing.
         flash("Thank you: your request for a private course was sent. You will get an email "
               "confirming it, and a reply within two working days.", "success")
         return redirect(url_for("training.course", slug=slug, _anchor="private"), code=303)
@@ -69,7 +78,14 @@ def book(session_id: int):
         return _unavailable(error, session)
     form = BookingForm()
     offer_waitlist = session.is_full
-    if form.validate_on_submit():
+    conflict = False  # 409: the seats asked for are not free (the form itself was fine)
+    if request.method == "GET":
+        arm(form, BOOKING_FORM)
+    elif form.validate_on_submit() and (reason := spam_reason(form, BOOKING_FORM)):
+        # A bot takes no seat and learns nothing: the page reads like a real request's.
+        current_app.logger.info("booking spam trapped session=%s reason=%s", session_id, reason)
+        return render_template("training/booking_requested.html", session=session)
+    elif form.validate_on_submit():
         try:
             result = ops.book_session(
                 session_id, name=form.name.data, email=form.email.data, company=form.company.data or "",
@@ -81,6 +97,7 @@ def book(session_id: int):
         except ops.NotEnoughSeats as error:
             form.seats.errors.append(f"{error} Choose fewer seats, or join the waitlist.")
             offer_waitlist = True
+            conflict = True
         except ops.BookingError as error:
             form.seats.errors.append(str(error))
         else:
@@ -92,7 +109,7 @@ def book(session_id: int):
                       "the consultant will confirm your seats shortly.", "success")
             return redirect(url_for("training.booking", token=result.token), code=303)
         session = db.session.get(TrainingSession, session_id)
-    status = 422 if form.errors else 200
+    status = 409 if conflict else 422 if form.errors else 200
     return render_template("training/book.html", session=session, course=session.course, form=form,
                            seats_left=session.seats_left, offer_waitlist=offer_waitlist), status
 
