@@ -106,7 +106,8 @@ def booking_url(booking: Booking, action: str = "") -> str:
 
 
 def admin_booking_url(booking: Booking) -> str:
-    return site_url(f"/admin/bookings/{booking.id}")
+    """The admin page listing the session's bookings, at this booking's row."""
+    return site_url(f"/admin/sessions/{booking.session_id}#booking-{booking.id}")
 
 
 # --- email --------------------------------------------------------------------------------
