@@ -353,3 +353,34 @@ def test_a_visitor_served_a_cached_article_can_comment_and_sees_the_approved_com
     later = __import__("time").monotonic() + 5  # past the 1 s version check, well inside the 60 s max age
     monkeypatch.setattr(page_cache.time, "monotonic", lambda: later)
     assert "A clear explanation of namespaces" in forms_app.test_client().get(path).get_data(as_text=True)
+
+
+def test_retagging_a_post_or_renaming_a_tag_changes_the_content_version(app, site, clock):
+    from tests.factories import make_tag
+
+    cache = app.extensions["page_cache"]
+    first, second = make_tag("Alpha"), make_tag("Beta")
+    post = make_post(tags=[first])
+    before = cache.version()
+    post.tags = [second]  # same number of tags, and the post's own row is not updated
+    db.session.commit()
+    after_swap = cache.version()
+    assert after_swap != before
+    second.name = "Betamax"
+    db.session.commit()
+    assert cache.version() != after_swap
+
+
+def test_when_the_version_cannot_be_read_the_app_answers_by_itself(app, client, site, clock, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    cache = app.extensions["page_cache"]
+
+    class Down:
+        def connect(self):
+            raise OperationalError("SELECT", {}, Exception("database is down"))
+
+    monkeypatch.setattr(cache, "engine", Down())
+    response = client.get("/services")
+    assert response.status_code == 200 and b"Public Cloud" in response.data
+    assert cache.entries == {}
