@@ -11,6 +11,7 @@ from extensions import db
 def init_app(app: Flask) -> None:
     for command in (seed_command, admin_group, outbox_group, reminders_group, backup_command):
         app.cli.add_command(command)
+    app.cli.add_command(posts_group)
 
 
 @click.command("seed")
@@ -101,6 +102,33 @@ def outbox_status() -> None:
     counts = OutboxMessage.counts(db.session)
     click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in (OutboxMessage.PENDING, OutboxMessage.SENDING,
                                                              OutboxMessage.SENT, OutboxMessage.FAILED)))
+
+
+# --- posts (blog) ----------------------------------------------------------------------
+
+@click.group("posts")
+def posts_group() -> None:
+    """Blog posts."""
+
+
+@posts_group.command("render")
+@click.argument("slugs", nargs=-1)
+def posts_render(slugs: tuple[str, ...]) -> None:
+    """Re-render posts from their Markdown (all, or the SLUGS given), e.g. after a rendering change."""
+    from blueprints.blog.operations import render_post
+    from models import Post
+
+    query = select(Post).order_by(Post.id)
+    if slugs:
+        query = query.where(Post.slug.in_(slugs))
+    posts = db.session.scalars(query).all()
+    missing = set(slugs) - {p.slug for p in posts}
+    if missing:
+        raise click.ClickException(f"no post with slug {', '.join(sorted(missing))}")
+    for post in posts:
+        render_post(post)
+    db.session.commit()
+    click.echo(f"Rendered {len(posts)} post{'' if len(posts) == 1 else 's'}.")
 
 
 # --- reminders (training) ---------------------------------------------------------------

@@ -34,6 +34,8 @@ ALLOWED_ATTRIBUTES = {
     "td": {"colspan", "rowspan", "align"},
     "ol": {"start"},
 }
+# A code block scrolls sideways rather than wrap a command: tabindex="0" lets keyboard users scroll it too.
+ALLOWED_ATTRIBUTE_VALUES = {"pre": {"tabindex": {"0"}}}
 # Removed together with everything inside them (the rest lose only the tag).
 DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscript", "template", "textarea", "select"}
 
@@ -150,7 +152,7 @@ def _render_fence(self, tokens, idx, options, env):
     language = re.sub(r"[^\w+-]", "", language)[:30]
     code_class = f' class="language-{language}"' if language else ""
     return (
-        f'<div class="{HIGHLIGHT_CLASS}"><pre><code{code_class}>'
+        f'<div class="{HIGHLIGHT_CLASS}"><pre tabindex="0"><code{code_class}>'
         f"{highlight_code(token.content, language)}</code></pre></div>\n"
     )
 
@@ -175,6 +177,7 @@ def sanitise(html_text: str) -> str:
         tags=ALLOWED_TAGS,
         clean_content_tags=DROPPED_WITH_CONTENT,
         attributes=ALLOWED_ATTRIBUTES,
+        tag_attribute_values=ALLOWED_ATTRIBUTE_VALUES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer",
     )

@@ -44,7 +44,7 @@ def test_lists_and_tables():
 
 def test_fenced_code_is_highlighted_with_classes_and_kept_as_typed():
     html = render_markdown("```console\n$ sudo docker swarm init --advertise-addr 192.168.1.10\nSwarm initialized\n```\n")
-    assert '<div class="highlight"><pre><code class="language-console">' in html
+    assert '<div class="highlight"><pre tabindex="0"><code class="language-console">' in html
     assert '<span class="gp">$ </span>' in html  # the prompt, styled apart from the command
     assert '<span class="go">Swarm initialized</span>' in html  # the output
     assert "--advertise-addr" in html
@@ -99,6 +99,11 @@ def test_unsafe_markup_is_removed_when_rendered(markdown, forbidden):
         assert needle.lower() not in html.lower(), f"{needle!r} survived in {html!r}"
 
 
+def test_only_the_code_block_tabindex_survives():
+    html = render_markdown('<pre tabindex="5">a</pre>\n\n<p tabindex="0">b</p>\n\n<pre tabindex="0">c</pre>\n')
+    assert html.count("tabindex") == 1 and '<pre tabindex="0">c</pre>' in html
+
+
 def test_external_links_get_rel_noopener():
     html = render_markdown("[site](https://example.com/)")
     assert '<a href="https://example.com/" rel="noopener noreferrer">site</a>' in html
@@ -120,3 +125,17 @@ def test_render_post_fills_html_toc_and_reading_time_and_sanitises():
     post.body = "Short now."
     render_post(post)
     assert post.toc == [] and post.reading_minutes == 1 and post.body_html == "<p>Short now.</p>\n"
+
+
+def test_the_cli_re_renders_posts(runner, app):
+    from extensions import db
+    from tests.factories import make_post
+
+    post = make_post(body="## New heading\n\ntext")
+    post.body_html, post.toc = "<p>stale</p>", []
+    db.session.commit()
+    result = runner.invoke(args=["posts", "render"])
+    assert result.exit_code == 0 and "Rendered 1 post." in result.output
+    db.session.expire_all()
+    assert 'id="new-heading"' in post.body_html and post.toc[0]["id"] == "new-heading"
+    assert runner.invoke(args=["posts", "render", "nope"]).exit_code != 0
