@@ -139,7 +139,17 @@ class Server:
 # --- the site under test ---------------------------------------------------------------------
 
 def gunicorn_config_description() -> str:
-    return "gunicorn.conf.py" if (ROOT / "gunicorn.conf.py").exists() else "fallback (no gunicorn.conf.py)"
+    """E.g. "gunicorn.conf.py: 5 sync workers" (as the file decides from this machine and the environment)."""
+    conf = ROOT / "gunicorn.conf.py"
+    if not conf.exists():
+        return "fallback (no gunicorn.conf.py)"
+    import runpy
+
+    settings = runpy.run_path(str(conf))
+    kind = settings.get("worker_class", "sync")
+    threads = settings.get("threads", 1)
+    extra = f" x {threads} threads, reuse_port={settings.get('reuse_port', False)}" if kind == "gthread" else ""
+    return f"gunicorn.conf.py: {settings.get('workers', 1)} {kind} workers{extra}"
 
 
 def gunicorn_command(app_spec: str, port: int) -> list[str]:
