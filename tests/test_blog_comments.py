@@ -185,3 +185,21 @@ def test_comment_posts_are_rate_limited(client, app, app_config):
     assert statuses == [303] * 5 + [429]
     assert client.get(f"/blog/{post.slug}").status_code == 200  # reading is never limited
     limiter.reset()
+
+
+def test_the_notification_reaches_the_consultant_as_text_and_html(mail_app, smtp_server):
+    import mailer
+
+    client = mail_app.test_client()
+    post = make_post(title="Swarm notes")
+    assert post_comment(client, post, name="Ada Reader", body="Line one\nLine <two>").status_code == 303
+    report = mailer.deliver_pending(worker="test")
+    assert report is not None
+    [message] = smtp_server.messages
+    assert message["To"].addresses[0].addr_spec == mail_app.config["CONSULTANT_EMAIL"]
+    assert message["Reply-To"].addresses[0].addr_spec == "ada@example.com"
+    assert "Swarm notes" in message["Subject"]
+    text = message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    html = message.get_body(("html",)).get_content()
+    assert "Line one\nLine <two>" in text and "/admin/comments" in text
+    assert "Line one<br>Line &lt;two&gt;" in html
