@@ -6,8 +6,10 @@ import uuid
 from pathlib import Path
 
 from dotenv import load_dotenv
-from flask import Flask, g, render_template, request
+from flask import Flask, abort, g, has_request_context, render_template, request
+from flask_login import current_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
@@ -33,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_proxy(app)
     register_extensions(app)
     register_blueprints(app)
+    register_rate_limits(app)
     register_errorhandlers(app)
     register_request_hooks(app)
     register_http_caching(app)
@@ -43,9 +46,28 @@ def create_app(config: dict | None = None) -> Flask:
     return app
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+
+
 def register_logging(app: Flask) -> None:
+    install_request_id_logging()
     if not logging.getLogger().handlers or app.config["APP_ENV"] == "production":  # root: app.logger always has Flask's handler
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+        logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
+def install_request_id_logging() -> None:
+    """Every log record carries `request_id`: the current request's id, or "-" outside a request."""
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "portico_request_id", False):
+        return
+
+    def record_factory(*args, **kwargs):
+        record = factory(*args, **kwargs)
+        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+        return record
+
+    record_factory.portico_request_id = True
+    logging.setLogRecordFactory(record_factory)
 
 
 def register_proxy(app: Flask) -> None:
@@ -127,11 +149,21 @@ ERROR_TEXT = {
 
 def render_error(code: int, description: str | None = None, retry_after: str | None = None):
     title, text = ERROR_TEXT.get(code, ERROR_TEXT[500])
-    body = render_template(
-        "errors/error.html", code=code, title=title, text=description or text,
-        retry_after=retry_after, request_id=getattr(g, "request_id", None),
-    )
+    try:
+        body = render_template(
+            "errors/error.html", code=code, title=title, text=description or text,
+            retry_after=retry_after, request_id=getattr(g, "request_id", None),
+        )
+    except Exception:  # noqa: BLE001  e.g. a Host header no URL can be built for, or the database is down
+        log.exception("error page %s failed request_id=%s", code, g.get("request_id", "-"))
+        body = bare_error_page(code if code in ERROR_TEXT else 500)
     return body, code
+
+
+def register_rate_limits(app: Flask) -> None:
+    import security
+
+    security.register_rate_limits(app)
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -160,19 +192,38 @@ def register_errorhandlers(app: Flask) -> None:
         log.exception("unhandled error request_id=%s path=%s", getattr(g, "request_id", "-"), request.path)
         try:
             db.session.rollback()
-        except Exception:  # the database itself may be what failed
+        except Exception:  # noqa: BLE001  the database itself may be what failed
             log.warning("rollback failed request_id=%s", getattr(g, "request_id", "-"))
         return render_error(500)
+
+
+def bare_error_page(code: int) -> str:
+    """The error page without templates, url_for or the database: only the title, the text and the id."""
+    title, text = ERROR_TEXT[code]
+    request_id = escape(g.get("request_id", "")) if has_request_context() else ""
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+            f"<body><main><h1>{title}</h1><p>{text}</p><p>Reference: <code>{request_id}</code></p></main></body></html>")
 
 
 def register_request_hooks(app: Flask) -> None:
     from security import apply_security_headers, check_host
 
-    @app.before_request
     def assign_request_id():
         incoming = request.headers.get("X-Request-ID", "")
-        g.request_id = incoming if incoming.isalnum() and len(incoming) <= 64 else uuid.uuid4().hex[:16]
+        g.request_id = incoming if incoming.isalnum() and incoming.isascii() and len(incoming) <= 64 else uuid.uuid4().hex[:16]
         check_host(app)
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        if request.path.startswith("/admin/") and app.config.get("ADMIN_MAX_CONTENT_LENGTH") and current_user.is_authenticated:
+            # Signed-in editing (long articles) may send more; everyone else gets the public limit.
+            limit = app.config["ADMIN_MAX_CONTENT_LENGTH"]
+            request.max_content_length = limit
+            request.max_form_memory_size = limit
+        if limit and request.content_length and request.content_length > limit:
+            abort(413)  # refused before anything reads the body, whatever the route
+
+    # First of all hooks (CSRF and the rate limiter registered theirs earlier): every response,
+    # even a 400 or 429 from an extension, has an id, and a foreign host is refused before anything counts.
+    app.before_request_funcs.setdefault(None, []).insert(0, assign_request_id)
 
     @app.after_request
     def headers(response):

@@ -13,7 +13,11 @@ BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_INSTANCE = BASE_DIR / "instance"
 
 # Values people copy from examples; production refuses them.
-WEAK_SECRET_KEYS = {"", "dev", "development", "secret", "changeme", "change-me", "please-change-me", "test"}
+WEAK_SECRET_KEYS = {
+    "", "dev", "development", "secret", "secret-key", "secret_key", "changeme", "change-me", "please-change-me",
+    "test", "testing", "your-secret-key", "replace-me", "xxx", "testing-secret-key-not-for-production",
+}
+MIN_SECRET_KEY_LENGTH = 16
 
 
 class ConfigError(SystemExit):
@@ -81,11 +85,19 @@ class BaseConfig:
         # Number of reverse proxies in front of the app whose X-Forwarded-* headers are trusted.
         self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
 
+        self.ADMIN_MAX_CONTENT_LENGTH = env_int("ADMIN_MAX_CONTENT_LENGTH", 1024 * 1024)  # long articles
+        self.MAX_FORM_PARTS = 200  # more fields than any form has -> 413
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = self.SITE_URL.startswith("https://")
+        # Over HTTPS the __Host- prefix pins the cookie to this exact host, Secure, path /.
+        self.SESSION_COOKIE_NAME = "__Host-session" if self.SESSION_COOKIE_SECURE else "session"
         self.REMEMBER_COOKIE_SECURE = self.SESSION_COOKIE_SECURE
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        # A signed-in session ends after this long without a request (the cookie is re-signed on each one).
         self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_IDLE_MINUTES", 60) * 60
+        self.SESSION_REFRESH_EACH_REQUEST = True
         self.WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token
 
         # Spam traps: submissions quicker than this are treated as bots.
@@ -133,7 +145,7 @@ class TestingConfig(BaseConfig):
 
     def __init__(self, instance_path: Path) -> None:
         super().__init__(instance_path)
-        self.SECRET_KEY = "testing-secret-key-not-for-production"
+        self.SECRET_KEY = "testing-secret-key-not-for-production"  # noqa: S105  (production refuses it)
         self.SQLALCHEMY_DATABASE_URI = "sqlite://"
         self.SQLALCHEMY_ENGINE_OPTIONS = self.engine_options(self.SQLALCHEMY_DATABASE_URI)
         self.MAIL_SERVER = None
@@ -176,14 +188,16 @@ def _development_secret(instance_path: Path) -> str:
 
 
 def check_settings(config) -> None:
-    """Refuse to run production with a guessable key or with debug on."""
+    """Refuse to run production with a guessable key, debug on, or CSRF protection off."""
     if config.get("APP_ENV") != "production":
         return
     key = config.get("SECRET_KEY") or ""
-    if key.strip().lower() in WEAK_SECRET_KEYS or len(key) < 16:
+    if key.strip().lower() in WEAK_SECRET_KEYS or len(key) < MIN_SECRET_KEY_LENGTH:
         raise ConfigError(
             "Portico refuses to start: set SECRET_KEY to a long random value "
             "(python -c 'import secrets; print(secrets.token_hex(32))')."
         )
     if config.get("DEBUG") or env_bool("FLASK_DEBUG"):
         raise ConfigError("Portico refuses to start: debug mode is on in production.")
+    if config.get("TESTING") or config.get("WTF_CSRF_ENABLED") is False:
+        raise ConfigError("Portico refuses to start: testing mode or disabled CSRF protection in production.")

@@ -1,4 +1,9 @@
-"""Response headers and host checks applied to every request."""
+"""Response headers and host checks applied to every request.
+
+Held to the Mozilla HTTP Observatory's rules: a CSP with no unsafe-inline or
+unsafe-eval that forbids framing, plugins and <base>, nosniff, a referrer
+policy, HSTS over HTTPS, and cookies that are HttpOnly, SameSite and Secure.
+"""
 from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -10,31 +15,42 @@ CONTENT_SECURITY_POLICY = (
     "font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; "
     "frame-ancestors 'none'; form-action 'self'"
 )
+# Only features browsers recognise: an unknown name makes Chromium log a console error.
 PERMISSIONS_POLICY = (
-    "accelerometer=(), autoplay=(), camera=(), display-capture=(), fullscreen=(), geolocation=(), "
-    "gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=(), interest-cohort=()"
+    "accelerometer=(), autoplay=(), browsing-topics=(), camera=(), display-capture=(), fullscreen=(), "
+    "geolocation=(), gyroscope=(), hid=(), magnetometer=(), microphone=(), midi=(), payment=(), "
+    "publickey-credentials-get=(), screen-wake-lock=(), serial=(), usb=(), xr-spatial-tracking=()"
 )
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]"}
+HSTS = "max-age=63072000; includeSubDomains"
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
+# Pages that show one person's data: never cached, never indexed.
+PRIVATE_PREFIXES = ("/admin", "/bookings/")
 
 
 def allowed_hosts(app: Flask) -> set[str]:
-    hosts = set(app.config["ALLOWED_HOSTS"])
+    hosts = {h.lower() for h in app.config["ALLOWED_HOSTS"]}
     site_host = urlsplit(app.config["SITE_URL"]).hostname
     if site_host:
-        hosts.add(site_host)
+        hosts.add(site_host.lower())
     if app.config["APP_ENV"] != "production":
         hosts |= LOOPBACK_HOSTS
     return hosts
+
+
+def host_name(host: str) -> str:
+    """The host without its port: `example.com:8000` -> `example.com`, `[::1]:5000` -> `[::1]`."""
+    if host.startswith("["):
+        return host.split("]", 1)[0] + "]"
+    return host.rsplit(":", 1)[0]
 
 
 def check_host(app: Flask) -> None:
     """Refuse requests for hosts the site does not serve (Host header attacks, stray DNS)."""
     if request.path == "/healthz":  # load balancers and container health checks use an internal name
         return
-    host = request.host.rsplit(":", 1)[0] if not request.host.endswith("]") else request.host
     if "*" in app.config["ALLOWED_HOSTS"]:
         return
-    if host.lower() not in allowed_hosts(app):
+    if host_name(request.host).lower() not in allowed_hosts(app):
         abort(400)
 
 
@@ -48,8 +64,8 @@ def apply_security_headers(app: Flask, response):
     headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     if app.config["SITE_URL"].startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
-    if request.path.startswith("/admin"):
+        headers.setdefault("Strict-Transport-Security", HSTS)
+    if request.path.startswith(PRIVATE_PREFIXES):
         headers["Cache-Control"] = "no-store"
         headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
@@ -92,3 +108,18 @@ def register_form_checks(app: Flask) -> None:
     funcs = app.before_request_funcs.setdefault(None, [])
     index = next((i for i, f in enumerate(funcs) if f.__name__ == "csrf_protect"), len(funcs))
     funcs.insert(index, check_form_body)
+
+
+# Every POST in a blueprint gets one of these unless its view declares its own (stricter) limit:
+# a route added later is never unlimited. Signed-in actions get more room.
+DEFAULT_POST_LIMIT = "30 per minute"
+ADMIN_POST_LIMIT = "120 per minute"
+
+
+def register_rate_limits(app: Flask) -> None:
+    """Blueprint-wide POST limits; tests/test_security_limits.py checks every POST route has a limit."""
+    from extensions import limiter
+
+    for name, blueprint in app.blueprints.items():
+        limit = ADMIN_POST_LIMIT if name == "admin" else DEFAULT_POST_LIMIT
+        limiter.limit(limit, methods=["POST"])(blueprint)

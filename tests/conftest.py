@@ -135,13 +135,14 @@ def running_app(database_url, tmp_path, app_config, postgres):
 
     app = make_app(database_url, tmp_path, **app_config)
 
-    @app.before_request
     def forget_previous_user():
         # A test keeps one app context, so `g` outlives each request; Flask-Login caches the
         # signed-in user there, which would let one test client act as another's user.
         from flask import g
 
         g.pop("_login_user", None)
+
+    app.before_request_funcs.setdefault(None, []).insert(0, forget_previous_user)  # before any hook reads the user
 
     with app.app_context():
         if postgres is None:

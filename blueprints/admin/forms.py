@@ -103,7 +103,7 @@ class SessionForm(FlaskForm):
     course_id = SelectField("Course", coerce=int)
     starts_at = DateTimeLocalField("Starts", format=DATETIME_FORMATS, validators=[DataRequired()])
     ends_at = DateTimeLocalField("Ends", format=DATETIME_FORMATS, validators=[DataRequired()])
-    timezone = StringField("Time zone", default="Europe/London", validators=[DataRequired(), valid_timezone])
+    timezone = StringField("Time zone", default="Europe/London", validators=[DataRequired(), Length(max=64), valid_timezone])
     mode = SelectField("Format", choices=options([(TrainingSession.ONLINE, "Online"), (TrainingSession.ON_SITE, "On-site")]))
     location = StringField("Location", validators=[Optional(), Length(max=200)])
     capacity = IntegerField("Capacity (seats)", default=10, validators=[DataRequired(), NumberRange(min=1, max=500)])

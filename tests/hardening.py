@@ -1,0 +1,238 @@
+"""Machinery for the security and fuzz tests: walk the URL map, find forms, spot injected markup.
+
+Everything here discovers the app as it is (routes from `app.url_map`, forms from the
+pages' HTML), so a route or form added later is covered without editing these tests.
+"""
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+
+MARKER = "xq7zk"  # appears only in what the tests inject, so any hit is ours
+
+# Payloads that would run script or leave the attribute/element they were put in if printed raw.
+XSS_CORPUS = [
+    f"<script>alert('{MARKER}')</script>",
+    f"<img src=x onerror=alert('{MARKER}')>",
+    f"<svg onload=alert('{MARKER}')>",
+    f"<svg><script>alert('{MARKER}')</script></svg>",
+    f'"><script>{MARKER}</script>',
+    f"'><img src=x onerror={MARKER}>",
+    f'" onmouseover="alert(\'{MARKER}\')" x="',
+    f"' onfocus='alert({MARKER})' autofocus x='",
+    f"javascript:alert('{MARKER}')",
+    f"JaVaScRiPt:alert('{MARKER}')",
+    f"[click](javascript:alert('{MARKER}'))",
+    f"<a href=\"javascript:alert('{MARKER}')\">{MARKER}</a>",
+    f"<iframe src=\"javascript:alert('{MARKER}')\"></iframe>",
+    f"<math><mtext><table><mglyph><style><img src=x onerror={MARKER}>",
+    f"</textarea><script>{MARKER}</script>",
+    f"</title><script>{MARKER}</script>",
+    f"<body onload={MARKER}>",
+    f"<object data=\"data:text/html,{MARKER}\"></object>",
+    f"<details open ontoggle={MARKER}>",
+    f"{{{{ 7*7 }}}}{MARKER}{{% print('x') %}}",  # template injection, must come back literally
+]
+
+DANGEROUS_TAGS = {"script", "iframe", "object", "embed", "svg", "math", "base", "frame", "frameset", "applet", "style"}
+URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data", "poster", "srcset"}
+
+
+@dataclass
+class FormField:
+    name: str
+    kind: str  # input type, "textarea" or "select"
+    value: str = ""
+    options: list[str] = field(default_factory=list)
+    maxlength: int | None = None
+    required: bool = False
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    page: str
+    fields: list[FormField] = field(default_factory=list)
+
+    def field_names(self) -> list[str]:
+        return [f.name for f in self.fields]
+
+
+class _PageParser(HTMLParser):
+    """Collects forms, and every tag and attribute, from one page."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page = page
+        self.forms: list[Form] = []
+        self.tags: list[tuple[str, list[tuple[str, str | None]]]] = []
+        self.script_bodies: list[str] = []
+        self._form: Form | None = None
+        self._select: FormField | None = None
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, attrs))
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "script":
+            self._in_script = True
+        if tag == "form":
+            self._form = Form(action=a.get("action") or self.page, method=(a.get("method") or "get").lower(), page=self.page)
+            self.forms.append(self._form)
+        elif self._form is not None and tag in ("input", "textarea", "select", "button") and a.get("name"):
+            kind = {"textarea": "textarea", "select": "select"}.get(tag, a.get("type", "text").lower())
+            if tag == "button":
+                kind = "submit"
+            if kind in ("checkbox", "radio") and not a.get("value"):
+                a["value"] = "on"
+            maxlength = int(a["maxlength"]) if a.get("maxlength", "").isdigit() else None
+            item = FormField(a["name"], kind, a.get("value", ""), maxlength=maxlength, required="required" in a)
+            if kind == "radio":
+                existing = next((f for f in self._form.fields if f.name == item.name), None)
+                if existing:
+                    existing.options.append(item.value)
+                    return
+                item.options.append(item.value)
+            self._form.fields.append(item)
+            if tag == "select":
+                self._select = item
+        elif tag == "option" and self._select is not None:
+            self._select.options.append(a.get("value", ""))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag == "script":
+            self._in_script = False
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        elif tag == "select":
+            self._select = None
+        elif tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.script_bodies.append(data)
+
+
+def parse_page(html: str, page: str = "/") -> _PageParser:
+    parser = _PageParser(page)
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
+def find_forms(html: str, page: str) -> list[Form]:
+    return parse_page(html, page).forms
+
+
+def injected_markup(html: str, marker: str = MARKER, *, email: bool = False) -> list[str]:
+    """What in this HTML could only be there because input was printed unescaped.
+
+    The site itself has no inline script, no event-handler attributes, no javascript: URLs,
+    no style attributes and no svg/iframe/object elements (the CSP forbids most of these
+    anyway), so any of those is a finding; so is any tag or attribute *name* carrying the
+    marker. HTML emails are held to the same rules except that they style inline.
+    """
+    parser = parse_page(html)
+    found = []
+    dangerous = DANGEROUS_TAGS - {"style"} if email else DANGEROUS_TAGS
+    for tag, attrs in parser.tags:
+        if tag in dangerous and not (tag == "script" and (dict(attrs).get("src") or "").startswith("/static/")):
+            found.append(f"<{tag}> element")
+        if marker in tag:
+            found.append(f"tag name {tag!r}")
+        for name, value in attrs:
+            value = value or ""
+            if name.startswith("on"):
+                found.append(f"<{tag} {name}=...> event handler")
+            if marker in name:
+                found.append(f"attribute name {name!r} on <{tag}>")
+            if name in URL_ATTRIBUTES and re.sub(r"[\s\x00-\x1f]", "", value).lower().startswith(("javascript:", "vbscript:", "data:text")):
+                found.append(f"<{tag} {name}={value[:40]!r}> script URL")
+            if name == "style" and not email:
+                found.append(f"<{tag} style=...> attribute")
+            if name == "style" and marker in value:
+                found.append(f"marker inside <{tag} style>")
+    for body in parser.script_bodies:
+        if marker in body:
+            found.append("marker inside a script body")
+    return found
+
+
+# --- walking the URL map -----------------------------------------------------------------
+
+DUMMY = {"int": ["1", "987654"], "default": ["no-such-thing"], "path": ["css/site.css", "no/such/file.txt"]}
+
+
+def converter_kind(rule, argument: str) -> str:
+    converter = rule._converters[argument]
+    name = type(converter).__name__
+    if name == "IntegerConverter":
+        return "int"
+    if name == "PathConverter":
+        return "path"
+    return "default"
+
+
+def urls_for_rule(rule, known: dict[str, list[str]], limit: int = 6) -> list[str]:
+    """Concrete URLs for a rule: known real values for its arguments (by name) plus dummies."""
+    arguments = sorted(rule.arguments)
+    choices = []
+    for argument in arguments:
+        kind = converter_kind(rule, argument)
+        values = list(dict.fromkeys([*known.get(argument, []), *DUMMY[kind]]))
+        choices.append(values)
+    urls = []
+    for combo in itertools.islice(itertools.product(*choices), limit):
+        values = dict(zip(arguments, combo, strict=True))
+        try:
+            _, path = rule.build(values, append_unknown=False)
+        except Exception:  # noqa: BLE001  a value that does not fit the converter
+            continue
+        urls.append(path.split("|", 1)[-1])
+    return list(dict.fromkeys(urls))
+
+
+def rules_with(app, method: str):
+    return [r for r in app.url_map.iter_rules() if method in (r.methods or ())]
+
+
+def get_urls(app, known: dict[str, list[str]]) -> list[str]:
+    return [url for rule in rules_with(app, "GET") for url in urls_for_rule(rule, known)]
+
+
+def known_values() -> dict[str, list[str]]:
+    """Real values for URL arguments, from whatever rows exist (slugs, ids, filenames)."""
+    from extensions import db
+    from models import Course, Post, Service, Tag
+
+    slugs = []
+    for model in (Service, Post, Course):
+        slugs += db.session.scalars(select(model.slug).limit(3)).all()
+    tags = db.session.scalars(select(Tag.slug).limit(3)).all()
+    return {
+        "slug": slugs, "tag": tags, "id": ["1", "2"], "filename": ["css/site.css", "favicon.ico"],
+    }
+
+
+def row_counts() -> dict[str, int]:
+    from extensions import db
+
+    counts = {}
+    for table in db.metadata.sorted_tables:
+        counts[table.name] = db.session.execute(select(func.count()).select_from(table)).scalar_one()
+    return counts
+
+
+def local_path(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
