@@ -145,7 +145,8 @@ def private_pages(response):
     """The booking pages carry a secret in their address: keep them out of caches, indexes and referrers."""
     if request.endpoint and request.endpoint.startswith("training.booking"):
         response.headers["Cache-Control"] = "no-store"
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # same-origin, not no-referrer: over HTTPS Flask-WTF refuses a POST (cancel, move) without a Referer.
+        response.headers["Referrer-Policy"] = "same-origin"
         response.headers["X-Robots-Tag"] = "noindex, nofollow"
     return response
 
