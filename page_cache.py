@@ -199,7 +199,8 @@ class PageCache:
         accept = environ.get("HTTP_ACCEPT_ENCODING")
         encoding = "gzip" if accept and parse_accept_header(accept)["gzip"] > 0 else ""
         return (environ.get("HTTP_HOST"), environ["wsgi.url_scheme"], environ.get("HTTP_X_FORWARDED_HOST"),
-                environ.get("HTTP_X_FORWARDED_PROTO"), environ.get("PATH_INFO"), query, encoding)
+                environ.get("HTTP_X_FORWARDED_PROTO"), environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO"),
+                query, encoding)
 
     def __call__(self, environ, start_response):
         key = self.key(environ)
@@ -279,7 +280,6 @@ class PageCache:
                 while len(self.entries) > MAX_ENTRIES:
                     self.entries.popitem(last=False)
         return [body]
-
 
     def form_parts(self, values: tuple, set_cookie: str, body: bytes) -> FormParts | None:
         token, stamps, session = values
