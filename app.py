@@ -117,7 +117,12 @@ def configure_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn):
-        if conn.get_execution_options().get("sqlite_immediate"):
+        # A request that may write takes the write lock up front. A deferred transaction
+        # that reads and then writes fails at once ("database is locked", no busy wait)
+        # when another writer committed in between; queuing behind the lock instead is
+        # cheap for a site of this size. Reads (GET) stay deferred and run concurrently.
+        writing = has_request_context() and request.method not in ("GET", "HEAD", "OPTIONS")
+        if writing or conn.get_execution_options().get("sqlite_immediate"):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
