@@ -79,12 +79,18 @@ class Browser:
             with error:
                 return Reply(error.code, dict(error.headers), error.read().decode(), error.headers.get("Location", ""))
 
-    def csrf_token(self, url: str) -> str:
+    def hidden_fields(self, url: str) -> dict[str, str]:
+        """The form's hidden inputs as a browser would send them: CSRF token and spam-trap stamp."""
         page = self.request(url)
         assert page.status == 200, f"GET {url} gave {page.status}"
-        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.body)
-        assert match, f"no CSRF token on {url}"
-        return match.group(1)
+        fields = {}
+        for tag in re.findall(r"<input[^>]*>", page.body):
+            if 'type="hidden"' in tag:
+                name, value = re.search(r'name="([^"]+)"', tag), re.search(r'value="([^"]*)"', tag)
+                if name:
+                    fields[name.group(1)] = value.group(1) if value else ""
+        assert "csrf_token" in fields, f"no CSRF token on {url}"
+        return fields
 
 
 class Cluster:
@@ -228,11 +234,11 @@ def test_two_instances_share_seats_mail_and_rate_limits(cluster, site, smtp_serv
     # Every visitor loads the form from one instance and posts it to the other: the session
     # cookie and CSRF token must be valid on both (the same SECRET_KEY, nothing in memory).
     visitors = [Browser() for _ in range(CLIENTS)]
-    tokens = [visitor.csrf_token(cluster.url(n, book_path)) for n, visitor in enumerate(visitors)]
+    hidden = [visitor.hidden_fields(cluster.url(n, book_path)) for n, visitor in enumerate(visitors)]
     barrier = threading.Barrier(CLIENTS)
 
     def book(n: int) -> Reply:
-        form = {"csrf_token": tokens[n], "name": f"Client {n}", "email": f"client{n}@example.com", "company": "",
+        form = {**hidden[n], "name": f"Client {n}", "email": f"client{n}@example.com", "company": "",
                 "seats": "1", "notes": "", "consent": "y", "action": "book"}
         barrier.wait(timeout=30)
         return visitors[n].request(cluster.url(n + 1, book_path), form)
@@ -269,8 +275,7 @@ def test_two_instances_share_seats_mail_and_rate_limits(cluster, site, smtp_serv
     # The rate limit counts requests to both instances together: alternate between them and
     # watch one counter go down by one each time until the limit answers 429.
     visitor = Browser()
-    token = visitor.csrf_token(cluster.url(0, book_path))
-    form = {"csrf_token": token, "name": "Late", "email": "late@example.com", "seats": "1", "consent": "y"}
+    form = {**visitor.hidden_fields(cluster.url(0, book_path)), "name": "Late", "email": "late@example.com", "seats": "1", "consent": "y"}
     seen: list[tuple[int, int, int]] = []  # (instance, status, remaining)
     for n in range(CLIENTS + 60):
         reply = visitor.request(cluster.url(n, book_path), form)
