@@ -418,3 +418,18 @@ def test_spam_private_request_is_stored_as_spam_and_not_mailed(client, app):
     assert client.post(f"/training/{course.slug}", data=data).status_code == 303
     assert db.session.scalar(select(Enquiry.status)) == Enquiry.SPAM
     assert outbox() == []
+
+
+def test_demo_seed_adds_upcoming_sessions_some_nearly_full_and_plain_seed_none(app):
+    from seeding import seed_all
+
+    seed_all()
+    assert db.session.scalar(select(func.count(TrainingSession.id))) == 0
+    seed_all(demo=True)
+    sessions = db.session.scalars(select(TrainingSession)).all()
+    assert len(sessions) == 5 and all(s.is_open() for s in sessions)
+    nearly_full = [s for s in sessions if 0 < s.seats_left <= 2]
+    assert len(nearly_full) >= 2
+    seed_all(demo=True)  # idempotent: nothing added twice
+    assert db.session.scalar(select(func.count(TrainingSession.id))) == 5
+    assert sum(s.seats_held for s in sessions) == 17

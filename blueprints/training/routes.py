@@ -81,11 +81,12 @@ def book(session_id: int):
     conflict = False  # 409: the seats asked for are not free (the form itself was fine)
     if request.method == "GET":
         arm(form, BOOKING_FORM)
-    elif form.validate_on_submit() and (reason := spam_reason(form, BOOKING_FORM)):
-        # A bot takes no seat and learns nothing: the page reads like a real request's.
-        current_app.logger.info("booking spam trapped session=%s reason=%s", session_id, reason)
-        return render_template("training/booking_requested.html", session=session)
     elif form.validate_on_submit():
+        reason = spam_reason(form, BOOKING_FORM)
+        if reason:
+            # A bot takes no seat and learns nothing: the page reads like a real request's.
+            current_app.logger.info("booking spam trapped session=%s reason=%s", session_id, reason)
+            return render_template("training/booking_requested.html", session=session)
         try:
             result = ops.book_session(
                 session_id, name=form.name.data, email=form.email.data, company=form.company.data or "",
