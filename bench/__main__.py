@@ -52,7 +52,7 @@ def main() -> int:
                          verdict(r["errors"] == 0 and r["seats_held"] == 10)])
     if "queries" in results:
         r = results["queries"]
-        rows.append(["SQL statements per public page", f"at most {r['worst_statements']} (<= 4)",
+        rows.append(["SQL statements per public page", f"at most {r['worst_statements']:g} (<= 4)",
                      verdict(r["worst_statements"] <= 4)])
         if r["home_bytes"]:
             rows.append(["home page weight", f"{r['home_bytes'] / 1024:.1f} KB (<= 40 KB)",

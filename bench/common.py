@@ -207,7 +207,8 @@ class Site:
         app = create_app({
             "APP_ENV": "production", "SECRET_KEY": self.env["SECRET_KEY"], "SITE_URL": self.env["SITE_URL"],
             "SQLALCHEMY_DATABASE_URI": url, "SQLALCHEMY_ENGINE_OPTIONS": BaseConfig.engine_options(url),
-            "OUTBOX_THREAD": False, "PAGE_CACHE_SECONDS": 0, "STATIC_BUILD_DIR": None, **overrides,
+            "ALLOWED_HOSTS": ["127.0.0.1", "localhost"], "OUTBOX_THREAD": False, "PAGE_CACHE_SECONDS": 0,
+            "STATIC_BUILD_DIR": None, **overrides,
         })
         for name in ("alembic", "portico", "mail.log"):
             logging.getLogger(name).setLevel(logging.WARNING)

@@ -203,8 +203,9 @@ def main() -> dict:
         s1, q1 = results[1]["cold"][name]
         s100, q100 = results[100]["cold"][name]
         _, c100 = results[100]["cached"][name]
-        worst = max(worst, q1, q100)
-        rows.append([name, s1, q1, q100, c100, verdict(q1 <= QUERY_TARGET and q100 <= QUERY_TARGET and s1 == 200)])
+        worst = max(worst, q1, q100) if s1 == s100 == 200 else float("inf")  # a page that fails fails the target
+        rows.append([name, s1, q1, q100, c100,
+                     verdict(q1 <= QUERY_TARGET and q100 <= QUERY_TARGET and s1 == s100 == 200)])
     text = table(["page", "status", "statements (1 post/session)", "statements (100)", "statements (100, cached)",
                   f"<= {QUERY_TARGET}"], rows,
                  title="SQL statements per page (cache off unless stated; second request)")
