@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
-from tests.browser.helpers import body_text, links_in, new_context, tab_to, type_into
+from tests.browser.helpers import body_text, links_in, log_in, new_context, tab_to, type_into
 
 pytestmark = pytest.mark.browser
 
@@ -127,3 +128,74 @@ def test_article_to_booking_to_cancellation(browser, live_server, javascript):
 def seats_left_on(page) -> str:
     """The first session's seats text on a course page, e.g. '9 seats left of 10'."""
     return page.locator(".session-item .seats").first.inner_text()
+
+
+def test_consultant_schedules_a_session_and_publishes_a_draft(page, browser, live_server):
+    """What the consultant does in the admin shows on the public site, in the sitemap, the feed and the calendar."""
+    import feedparser
+    from icalendar import Calendar
+
+    tag = uuid.uuid4().hex[:6]
+    title = f"Rootless containers in practice {tag}"
+    slug = f"rootless-containers-{tag}"
+    log_in(page, live_server)
+
+    # A draft is written first: it stays private.
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Content").click()
+    page.get_by_role("link", name="New article").click()
+    page.locator("#title").fill(title)
+    page.locator("#slug").fill(slug)
+    page.locator("#summary").fill("User namespaces, cgroups v2 and what still needs root.")
+    page.locator("#body").fill("## Why rootless\n\nRunning the engine as a normal user shrinks the blast radius.\n")
+    page.locator("#tags").fill("Docker, Security")
+    page.locator("#status").select_option("draft")
+    page.get_by_role("button", name="Save").click()
+    assert "Post saved (draft)" in page.locator(".flash").inner_text()
+    edit_url = page.url
+    visitor = new_context(browser, live_server)
+    assert visitor.request.get(live_server(f"/blog/{slug}")).status == 404, "a draft is visible to the public"
+    assert title not in visitor.request.get(live_server("/feed.xml")).text()
+
+    # Then published.
+    page.goto(edit_url)
+    page.locator("#status").select_option("published")
+    page.get_by_role("button", name="Save").click()
+    assert "Post saved (published)" in page.locator(".flash").inner_text()
+
+    # A session of the OpenStack course, on a date no demo session uses.
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Bookings").click()
+    page.get_by_role("link", name="New session").first.click()
+    page.locator("#course_id").select_option(label="OpenStack")
+    page.locator("#starts_at").fill("2031-03-11T09:30")
+    page.locator("#ends_at").fill("2031-03-13T17:00")
+    page.locator("#timezone").fill("Europe/Paris")
+    page.locator("#mode").select_option("on-site")
+    page.locator("#location").fill("Lyon")
+    page.locator("#capacity").fill("7")
+    page.get_by_role("button", name=re.compile("Save|Schedule|Create")).click()
+    assert "Session scheduled" in page.locator(".flash").inner_text()
+
+    # The public site, as a visitor sees it.
+    public = visitor.new_page()
+    public.goto("/blog")
+    public.get_by_role("link", name=title).click()
+    public.wait_for_url(f"**/blog/{slug}")
+    assert "Why rootless" in public.locator("main").inner_text()
+    public.goto("/training/openstack")
+    sessions = public.locator(".session-item").all_inner_texts()
+    assert any("11 March 2031" in s and "Lyon" in s for s in sessions), f"the new session is not listed: {sessions}"
+
+    sitemap = visitor.request.get(live_server("/sitemap.xml")).text()
+    assert f"<loc>{live_server.url}/blog/{slug}</loc>" in sitemap
+
+    feed = feedparser.parse(visitor.request.get(live_server("/feed.xml")).text())
+    assert not feed.bozo, f"the feed is not well-formed: {feed.bozo_exception}"
+    assert any(entry.title == title and entry.link.endswith(f"/blog/{slug}") for entry in feed.entries), (
+        f"the published post is not in the feed: {[e.title for e in feed.entries]}"
+    )
+
+    calendar = Calendar.from_ical(visitor.request.get(live_server("/training/calendar.ics")).body())
+    starts = [event.decoded("dtstart") for event in calendar.walk("VEVENT") if "OpenStack" in str(event.get("summary"))]
+    expected = datetime(2031, 3, 11, 8, 30, tzinfo=UTC)  # 09:30 in Paris, UTC+01:00 before summer time
+    assert expected in starts, f"the new session ({expected}) is not in the calendar: {starts}"
+    visitor.close()
