@@ -433,3 +433,16 @@ def test_demo_seed_adds_upcoming_sessions_some_nearly_full_and_plain_seed_none(a
     seed_all(demo=True)  # idempotent: nothing added twice
     assert db.session.scalar(select(func.count(TrainingSession.id))) == 5
     assert sum(s.seats_held for s in sessions) == 17
+
+
+def test_a_link_made_elsewhere_is_reissued_and_the_client_lands_on_the_working_one(client, app):
+    """Rows not made by book_session (or after SECRET_KEY rotation) get a working link with their next email."""
+    booking = make_booking(make_session(), token="z" * 43)
+    response = client.post(f"/bookings/{'z' * 43}/cancel")
+    assert response.status_code == 303
+    new_token = response.headers["Location"].rsplit("/", 1)[1]
+    assert new_token != "z" * 43
+    assert client.get(f"/bookings/{new_token}").status_code == 200
+    cancelled, = outbox("booking_cancelled")
+    assert f"/bookings/{new_token}" in cancelled.text_body
+    assert db.session.get(Booking, booking.id).status == Booking.CANCELLED

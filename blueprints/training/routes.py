@@ -141,6 +141,11 @@ def _booking_or_404(token: str) -> Booking:
     return booking
 
 
+def _live_token(item: Booking, token: str) -> str:
+    """The token that opens this booking now: an operation that emailed the client may have re-issued the link."""
+    return token if item.token_matches(token) else ops.link_token(item)
+
+
 @bp.after_request
 def private_pages(response):
     """The booking pages carry a secret in their address: keep them out of caches, indexes and referrers."""
@@ -174,7 +179,7 @@ def booking_cancel(token: str):
             flash(str(error), "warning")
         else:
             flash("Your booking is cancelled. We have emailed you a confirmation.", "success")
-        return redirect(url_for("training.booking", token=token), code=303)
+        return redirect(url_for("training.booking", token=_live_token(item, token)), code=303)
     if not item.is_active:
         flash(f"This booking is {item.status_label.lower()}; there is nothing to cancel.", "warning")
         return redirect(url_for("training.booking", token=token), code=303)
@@ -226,7 +231,7 @@ def booking_move(token: str):
                 targets = ops.move_targets(item)
             else:
                 flash("Your booking has moved. We have emailed you the new details.", "success")
-                return redirect(url_for("training.booking", token=token), code=303)
+                return redirect(url_for("training.booking", token=_live_token(item, token)), code=303)
     status = 422 if error else 200
     return render_template("training/booking_move.html", booking=item, session=item.session, token=token,
                            form=form, targets=targets, chosen=chosen, error=error), status
