@@ -171,6 +171,8 @@ def test_schedule_a_private_session_from_a_request(admin_client, db_session):
     assert session.ends_at == datetime(2027, 3, 9, 16, 0, tzinfo=UTC)
     assert session.capacity == 6 and session.location == "Client office, Berlin"
     assert audit(db_session, "enquiry.schedule")[0].detail == {"session_id": session.id}
+    assert response.headers["Location"] == f"/admin/sessions/{session.id}"
+    assert f"/admin/sessions/{session.id}" in admin_client.get(f"/admin/enquiries/{enquiry.id}").text
 
 
 def test_schedule_form_errors_and_refusals(admin_client, db_session):

@@ -1,5 +1,5 @@
-from flask import Blueprint, request
-from flask_login import current_user
+from flask import Blueprint, request, session
+from flask_login import current_user, login_fresh, logout_user
 
 from extensions import login_manager
 
@@ -15,6 +15,13 @@ def require_login():
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
     if not current_user.is_authenticated:
+        return login_manager.unauthorized()
+    if not login_fresh():
+        # Flask-Login only marks a *permanent* session non-fresh when the browser's address or
+        # user agent changes (its "strong" mode applies to non-permanent sessions); a cookie
+        # replayed from elsewhere is treated as signed out.
+        logout_user()
+        session.clear()
         return login_manager.unauthorized()
     return None
 

@@ -11,7 +11,7 @@ from blueprints.admin import bp
 from blueprints.admin import operations as ops
 from blueprints.admin.forms import ActionForm, EnquiryFilterForm, NoteForm, ReplyForm, SessionForm, StatusForm, options
 from extensions import db
-from models import Course, Enquiry
+from models import Course, Enquiry, TrainingSession
 
 PER_PAGE = 25
 
@@ -68,8 +68,10 @@ def render_enquiry(enquiry: Enquiry, **forms):
     if schedule_form is not None:
         schedule_form.course_id.choices = course_choices()
     status_form = StatusForm(formdata=None, status=enquiry.status)
+    sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.enquiry_id == enquiry.id)
+                                  .order_by(TrainingSession.starts_at)).all()
     return render_template(
-        "admin/enquiry.html", enquiry=enquiry, reply_form=reply_form,
+        "admin/enquiry.html", enquiry=enquiry, sessions=sessions, reply_form=reply_form,
         note_form=forms.get("note_form") or NoteForm(formdata=None), status_form=status_form,
         schedule_form=schedule_form, action_form=ActionForm(formdata=None),
     ), forms.get("status_code", 200)
@@ -154,12 +156,4 @@ def enquiry_schedule(enquiry_id: int):
     )
     db.session.commit()
     flash("Private session scheduled.", "success")
-    if "admin.session" in bp_endpoints():
-        return redirect(url_for("admin.session", session_id=session.id), code=303)
-    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
-
-
-def bp_endpoints() -> set[str]:
-    from flask import current_app
-
-    return set(current_app.view_functions)
+    return redirect(url_for("admin.session", session_id=session.id), code=303)
