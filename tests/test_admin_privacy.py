@@ -30,6 +30,9 @@ def seed_person(app):
     notification = queue_email("enquiry_reply", to=app.config["CONSULTANT_EMAIL"], reply_to=PERSON,
                                reply_to_name="Jane Doe", enquiry=enquiry, subject="New enquiry from Jane Doe",
                                body="Jane Doe wrote", quoted="")
+    # A message about her booking sent to the consultant without her address in any header.
+    db.session.add(OutboxMessage(message_id="<about-jane@x>", to_addr="consultant@example.com", subject="Jane Doe booked",
+                                 text_body="Jane Doe booked 3 seats", related=f"booking:{booking.id}"))
     other_enquiry = make_enquiry(name="Other Person", email=OTHER, message="Unrelated")
     make_booking(session, name="Other Person", email=OTHER, seats=2)
     db.session.add(Comment(post=post, author_name="Other Person", author_email=OTHER, body="Other comment"))
@@ -43,7 +46,7 @@ def seed_person(app):
 def test_search_finds_everything_about_the_address(app, admin_client):
     seed_person(app)
     page = admin_client.post("/admin/privacy", data={"email": "JANE.doe@example.com"}).text
-    assert "Enquiries (1)" in page and "Bookings (1)" in page and "Comments (1)" in page and "Emails (2)" in page
+    assert "Enquiries (1)" in page and "Bookings (1)" in page and "Comments (1)" in page and "Emails (3)" in page
     assert "Other Person" not in page
     assert admin_client.post("/admin/privacy", data={"email": "not an address"}).status_code == 400
     assert "Nothing is stored" in admin_client.post("/admin/privacy", data={"email": "nobody@example.com"}).text
@@ -61,7 +64,7 @@ def test_export_contains_the_person_and_nothing_else(app, admin_client, db_sessi
     assert [m["body"] for m in data["enquiries"][0]["messages"]] == ["Jane prefers mornings"]
     assert [(b["seats"], b["notes"]) for b in data["bookings"]] == [(3, "Vegetarian lunch")]
     assert [c["body"] for c in data["comments"]] == ["Great article, Jane here"]
-    assert len(data["emails"]) == 2
+    assert len(data["emails"]) == 3
     text = response.get_data(as_text=True)
     assert "Other Person" not in text and OTHER not in text and "Unrelated" not in text
     assert "token" not in text and "message_id" not in text and "spam_reason" not in text
@@ -87,7 +90,7 @@ def test_erase_removes_the_person_everywhere_and_keeps_counts(app, admin_client,
               for m in (Enquiry, EnquiryMessage, Booking, Comment, OutboxMessage)}
     response = admin_client.post("/admin/privacy/erase", data={"email": "jane.doe@example.com",
                                                                 "confirm_email": "Jane.Doe@example.com"})
-    assert response.status_code == 200 and "Erased: 1 enquiries, 1 bookings, 1 comments, 2 emails" in response.text
+    assert response.status_code == 200 and "Erased: 1 enquiries, 1 bookings, 1 comments, 3 emails" in response.text
     db_session.expire_all()
     after = {m: db_session.scalar(select(func.count()).select_from(m)) for m in before}
     assert after == before  # rows kept: seat counts and totals unchanged
@@ -114,7 +117,7 @@ def test_erase_removes_the_person_everywhere_and_keeps_counts(app, admin_client,
     assert db_session.scalar(select(OutboxMessage).where(OutboxMessage.to_addr == OTHER)).text_body.startswith("Hi other")
 
     entry = db_session.scalar(select(AuditLog).where(AuditLog.action == "privacy.erase"))
-    assert entry.detail["enquiries"] == 1 and entry.detail["outbox"] == 2
+    assert entry.detail["enquiries"] == 1 and entry.detail["outbox"] == 3
     assert "jane" not in json.dumps(entry.detail).lower()
     # A new search finds nothing.
     assert "Nothing is stored" in admin_client.post("/admin/privacy", data={"email": PERSON}).text

@@ -244,11 +244,15 @@ def find_person(email: str) -> dict:
         select(Booking).where(func.lower(Booking.email) == email).order_by(Booking.created_at)).all()
     comments = db.session.scalars(
         select(Comment).where(func.lower(Comment.author_email) == email).order_by(Comment.created_at)).all()
-    # Messages to the person, and messages about them (the consultant's notifications carry Reply-To the client).
+    # Messages to the person, and messages about them: the consultant's notifications carry Reply-To the
+    # client, and every message names what it is about in `related` ("booking:7").
+    related = [f"enquiry:{e.id}" for e in enquiries] + [f"booking:{b.id}" for b in bookings] + [
+        f"comment:{c.id}" for c in comments]
     outbox = db.session.scalars(
         select(OutboxMessage)
-        .where(or_(func.lower(OutboxMessage.to_addr) == email, func.lower(OutboxMessage.reply_to) == email))
-        .order_by(OutboxMessage.created_at)
+        .where(or_(func.lower(OutboxMessage.to_addr) == email, func.lower(OutboxMessage.reply_to) == email,
+                   OutboxMessage.related.in_(related)))
+        .order_by(OutboxMessage.created_at, OutboxMessage.id)
     ).all()
     return {"email": email, "enquiries": enquiries, "bookings": bookings, "comments": comments, "outbox": outbox}
 
