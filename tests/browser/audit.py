@@ -112,9 +112,10 @@ def main() -> int:
         subprocess.run([python, "-m", "flask", "--app", "app", *step], cwd=ROOT, env=env, check=True,
                        stdout=subprocess.DEVNULL)
     gunicorn = Path(python).with_name("gunicorn")
+    server_log = (REPORTS / "server.log").open("w")  # gunicorn's access log, kept out of the table's way
     server = subprocess.Popen(
-        [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "--log-level", "warning", "app:create_app()"],
-        cwd=ROOT, env=env,
+        [str(gunicorn), "--bind", f"127.0.0.1:{port}", "--workers", "2", "app:create_app()"],
+        cwd=ROOT, env=env, stdout=server_log, stderr=subprocess.STDOUT,
     )
     try:
         wait_until_up(url, server)
@@ -125,6 +126,7 @@ def main() -> int:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        server_log.close()
         shutil.rmtree(work, ignore_errors=True)
 
     summary = table(results)
@@ -136,7 +138,7 @@ def main() -> int:
     print(summary)
     if notes:
         print("\nAudits not passed:\n" + "\n".join(notes))
-    print(f"\nReports: {REPORTS.relative_to(ROOT)}/<page>.report.html")
+    print(f"\nReports: {REPORTS.relative_to(ROOT)}/<page>.report.html (server log: server.log)")
     below = [f"{name} {CATEGORIES[key]} {result['scores'][key]} < {target}"
              for name, result in results.items() for key, target in TARGETS.items() if result["scores"][key] < target]
     if below:
