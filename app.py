@@ -235,6 +235,17 @@ def register_request_hooks(app: Flask) -> None:
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return apply_security_headers(app, response)
 
+    @app.teardown_request
+    def end_open_transaction(_error):
+        """Whatever a request did not commit ends with it, and so does its SQLite write lock.
+
+        Flask-SQLAlchemy also rolls back when the app context ends; doing it per request
+        keeps that true where one app context outlives many requests (the test client, CLI).
+        """
+        session = db.session()
+        if session.in_transaction():
+            session.rollback()
+
 
 def register_http_caching(app: Flask) -> None:
     """ETag/304 and gzip for public pages; fingerprinted, pre-compressed static files."""
