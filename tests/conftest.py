@@ -78,8 +78,8 @@ def postgres():
         database.create()
     except Exception as error:  # noqa: BLE001
         pytest.exit(f"TEST_DATABASE_URL is set but PostgreSQL is not reachable: {error}", returncode=1)
-    from extensions import db
     import models  # noqa: F401
+    from extensions import db
 
     engine = create_engine(database.url)
     db.metadata.create_all(engine)
