@@ -156,7 +156,10 @@ class PostForm(FlaskForm):
 
     def tag_names(self) -> list[str]:
         seen: dict[str, str] = {}
-        for raw in (self.tags.data or "").split(","):
+        value = self.tags.data or ""
+        if not isinstance(value, str):  # field left out of the POST: WTForms kept the post's Tag list
+            value = ",".join(tag.name for tag in value)
+        for raw in value.split(","):
             name = " ".join(raw.split())[:60]
             if name and name.lower() not in seen:
                 seen[name.lower()] = name
