@@ -95,7 +95,10 @@ def service_edit(service_id: int | None = None):
             service.headline, service.summary = form.headline.data or "", form.summary.data or ""
             service.body = form.body.data or ""
             service.body_html = render_markdown(service.body)
-            service.offerings = [line.strip() for line in (form.offerings.data or "").splitlines() if line.strip()]
+            offerings = form.offerings.data or ""
+            if not isinstance(offerings, str):  # field left out of the POST: WTForms kept the stored list
+                offerings = "\n".join(offerings)
+            service.offerings = [line.strip() for line in offerings.splitlines() if line.strip()]
             service.cta, service.position = form.cta.data, form.position.data or 0
             db.session.flush()
             AuditLog.record(current_user, "service.create" if created else "service.update", service)
