@@ -108,8 +108,14 @@ class SessionForm(FlaskForm):
     location = StringField("Location", validators=[Optional(), Length(max=200)])
     capacity = IntegerField("Capacity (seats)", default=10, validators=[DataRequired(), NumberRange(min=1, max=500)])
 
+    def validate_starts_at(self, field) -> None:
+        if field.data is not None and field.data.tzinfo is not None:  # left out of the POST: the stored UTC value
+            raise ValidationError("Enter the start time.")
+
     def validate_ends_at(self, field) -> None:
-        if self.starts_at.data and field.data and field.data <= self.starts_at.data:
+        if field.data is not None and field.data.tzinfo is not None:
+            raise ValidationError("Enter the end time.")
+        if self.starts_at.data and self.starts_at.data.tzinfo is None and field.data and field.data <= self.starts_at.data:
             raise ValidationError("The end must be after the start.")
 
     def instants(self) -> tuple[datetime, datetime]:
