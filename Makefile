@@ -68,6 +68,10 @@ audit: $(VENV)/.dev node_modules/.installed
 bench: $(VENV)/.dev
 	$(PY) -m bench
 
+## fuzz: the form fuzzer with a large budget (FUZZ_EXAMPLES=2000 per form; CI runs 200 in `make test`)
+fuzz: $(VENV)/.dev
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz_forms.py
+
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .
 

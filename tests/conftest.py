@@ -26,6 +26,21 @@ ADMIN_EMAIL = "consultant@example.com"
 ADMIN_PASSWORD = "correct horse battery staple"
 
 
+# Hypothesis budgets for the fuzz tests (tests/test_fuzz_*.py), chosen with HYPOTHESIS_PROFILE:
+# "ci" (the default) is fixed and derandomised, so CI runs the same examples every time;
+# "fuzz" (`make fuzz`) searches much longer with fresh randomness; "quick" is for development.
+from datetime import timedelta  # noqa: E402
+
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+_FUZZ_BASE = dict(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                         HealthCheck.data_too_large], print_blob=True)
+settings.register_profile("ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 200)), derandomize=True,
+                          deadline=timedelta(seconds=5), database=None, **_FUZZ_BASE)
+settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 2000)), deadline=None, **_FUZZ_BASE)
+settings.register_profile("quick", max_examples=20, derandomize=True, deadline=None, database=None, **_FUZZ_BASE)
+
+
 def require(what: str, reason: str) -> None:
     """Fail in CI, skip elsewhere: a test never silently passes without what it needs."""
     if IN_CI:

@@ -6,6 +6,7 @@ pages' HTML), so a route or form added later is covered without editing these te
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
@@ -82,6 +83,7 @@ class _PageParser(HTMLParser):
         a = {k: (v or "") for k, v in attrs}
         if tag == "script":
             self._in_script = True
+            self.script_bodies.append((a.get("type") or "").lower())
         if tag == "form":
             self._form = Form(action=a.get("action") or self.page, method=(a.get("method") or "get").lower(), page=self.page)
             self.forms.append(self._form)
@@ -120,7 +122,7 @@ class _PageParser(HTMLParser):
 
     def handle_data(self, data):
         if self._in_script:
-            self.script_bodies.append(data)
+            self.script_bodies[-1] += "\n" + data  # first line: the script's type
 
 
 def parse_page(html: str, page: str = "/") -> _PageParser:
@@ -146,7 +148,10 @@ def injected_markup(html: str, marker: str = MARKER, *, email: bool = False) -> 
     found = []
     dangerous = DANGEROUS_TAGS - {"style"} if email else DANGEROUS_TAGS
     for tag, attrs in parser.tags:
-        if tag in dangerous and not (tag == "script" and (dict(attrs).get("src") or "").startswith("/static/")):
+        a = {k: (v or "") for k, v in attrs}
+        if tag == "script" and (a.get("src", "").startswith("/static/") or a.get("type", "").lower() == "application/ld+json"):
+            pass  # our own script file, or structured data (not executed; checked below)
+        elif tag in dangerous:
             found.append(f"<{tag}> element")
         if marker in tag:
             found.append(f"tag name {tag!r}")
@@ -162,8 +167,16 @@ def injected_markup(html: str, marker: str = MARKER, *, email: bool = False) -> 
                 found.append(f"<{tag} style=...> attribute")
             if name == "style" and marker in value:
                 found.append(f"marker inside <{tag} style>")
-    for body in parser.script_bodies:
-        if marker in body:
+    for script in parser.script_bodies:
+        kind, _, body = script.partition("\n")
+        if kind == "application/ld+json":
+            if "<" in body:
+                found.append("raw '<' inside JSON-LD (tojson escapes it; a </script> would break out)")
+            try:
+                json.loads(body)
+            except ValueError:
+                found.append("JSON-LD that is not JSON")
+        elif marker in body:
             found.append("marker inside a script body")
     return found
 
@@ -219,9 +232,17 @@ def known_values() -> dict[str, list[str]]:
     for model in (Service, Post, Course):
         slugs += db.session.scalars(select(model.slug).limit(3)).all()
     tags = db.session.scalars(select(Tag.slug).limit(3)).all()
-    return {
-        "slug": slugs, "tag": tags, "id": ["1", "2"], "filename": ["css/site.css", "favicon.ico"],
-    }
+    known = {"slug": slugs, "tag": tags, "id": ["1", "2"], "filename": ["css/site.css", "favicon.ico"]}
+    # `<int:enquiry_id>`, `<int:message_id>`…: real ids of the rows of every table whose name fits.
+    for table in db.metadata.sorted_tables:
+        if "id" not in table.columns:
+            continue
+        ids = [str(i) for i in db.session.scalars(select(table.c.id).order_by(table.c.id).limit(4))]
+        for word in table.name.split("_"):
+            stem = word[:-3] + "y" if word.endswith("ies") else word.rstrip("s")
+            known.setdefault(f"{stem}_id", [])
+            known[f"{stem}_id"] = list(dict.fromkeys(known[f"{stem}_id"] + ids))
+    return known
 
 
 def row_counts() -> dict[str, int]:
@@ -236,3 +257,42 @@ def row_counts() -> dict[str, int]:
 def local_path(url: str) -> str:
     parts = urlsplit(url)
     return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+BOOKING_TOKEN = "tok-" + "a" * 40
+PERSON_EMAIL = "person@example.com"
+
+
+def populate() -> dict[str, list[str]]:
+    """Rows of every kind, so walks reach real pages and forms, not only 404s; returns real URL values."""
+    from datetime import UTC, datetime, timedelta
+
+    from extensions import db
+    from models import Comment, Enquiry, OutboxMessage
+    from seeding import seed_all
+    from tests.factories import make_booking, make_enquiry, make_post, make_session, make_tag
+
+    seed_all(demo=True)
+    tag = make_tag("Security")
+    post = make_post(slug="hardening-notes", tags=[tag])
+    db.session.add(Comment(post=post, author_name="Reader", author_email="r@example.com", body="Nice.", status=Comment.APPROVED))
+    db.session.add(Comment(post=post, author_name="Pending", author_email="p@example.com", body="Hmm.", status=Comment.PENDING))
+    make_enquiry(email=PERSON_EMAIL)
+    make_enquiry(status=Enquiry.SPAM, spam_reason="honeypot")
+    make_enquiry(kind=Enquiry.PRIVATE_TRAINING, topic="docker", preferred_dates="March", training_format="online")
+    from models import Course
+
+    course = db.session.scalar(select(Course).order_by(Course.position).limit(1))  # a seeded one: stable URLs
+    session = make_session(course=course)
+    make_session(course=session.course, starts_at=session.starts_at + timedelta(days=7))  # somewhere to move to
+    booking = make_booking(session, token=BOOKING_TOKEN)
+    db.session.add(OutboxMessage(message_id="<x@portico.example>", to_addr="a@example.com", subject="Hi",
+                                 text_body="Hi", html_body="<p>Hi</p>", related=f"booking:{booking.id}",
+                                 next_attempt_at=datetime.now(UTC)))
+    db.session.add(OutboxMessage(message_id="<y@portico.example>", to_addr="b@example.com", subject="Failed",
+                                 text_body="Hi", html_body="<p>Hi</p>", status=OutboxMessage.FAILED, attempts=8,
+                                 last_error="550 no such user", next_attempt_at=datetime.now(UTC)))
+    db.session.commit()
+    known = known_values()
+    known["token"] = [BOOKING_TOKEN]
+    return known

@@ -1,12 +1,10 @@
 """Every route in the URL map answers with the security headers (anonymous and signed in, http and https)."""
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
-from tests.hardening import known_values, rules_with, urls_for_rule
+from tests.hardening import populate, rules_with, urls_for_rule
 
 HTTPS_SITE = "https://portico.example"
 
@@ -77,26 +75,7 @@ def check_cookie(cookie: str, *, https: bool, where: str) -> None:
 
 @pytest.fixture
 def world(app):
-    """Rows of every kind, so the walk reaches real pages and not only 404s; returns real URL values."""
-    from extensions import db
-    from models import Comment, OutboxMessage
-    from seeding import seed_all
-    from tests.factories import make_booking, make_enquiry, make_post, make_session, make_tag
-
-    seed_all(demo=True)
-    tag = make_tag("Security")
-    post = make_post(slug="hardening-notes", tags=[tag])
-    db.session.add(Comment(post=post, author_name="Reader", author_email="r@example.com", body="Nice.", status=Comment.APPROVED))
-    db.session.add(Comment(post=post, author_name="Pending", author_email="p@example.com", body="Hmm.", status=Comment.PENDING))
-    make_enquiry()
-    booking = make_booking(make_session(), token="tok-" + "a" * 40)
-    db.session.add(OutboxMessage(message_id="<x@portico.example>", to_addr="a@example.com", subject="Hi",
-                                 text_body="Hi", html_body="<p>Hi</p>", related=f"booking:{booking.id}",
-                                 next_attempt_at=datetime.now(UTC)))
-    db.session.commit()
-    known = known_values()
-    known["token"] = ["tok-" + "a" * 40]
-    return known
+    return populate()
 
 
 def sign_in(client) -> None:
