@@ -14,6 +14,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from config import check_settings, load_settings
 from extensions import csrf, db, limiter, login_manager, mail, migrate
@@ -34,6 +35,7 @@ def create_app(config: dict | None = None) -> Flask:
     register_logging(app)
     register_proxy(app)
     register_extensions(app)
+    register_converters(app)
     register_blueprints(app)
     register_rate_limits(app)
     register_errorhandlers(app)
@@ -126,6 +128,17 @@ def configure_engine(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+class DatabaseIntConverter(IntegerConverter):
+    """`<int:…>` that fits a database integer: /admin/enquiries/99999999999999999999 is a 404, not an overflow 500."""
+
+    def __init__(self, map, *args, max=2**31 - 1, **kwargs):  # noqa: A002  (Werkzeug's own argument names)
+        super().__init__(map, *args, max=max, **kwargs)
+
+
+def register_converters(app: Flask) -> None:
+    app.url_map.converters["int"] = DatabaseIntConverter
 
 
 def register_blueprints(app: Flask) -> None:
