@@ -187,11 +187,12 @@ DUMMY = {"int": ["1", "987654"], "default": ["no-such-thing"], "path": ["css/sit
 
 
 def converter_kind(rule, argument: str) -> str:
+    from werkzeug.routing import IntegerConverter, PathConverter
+
     converter = rule._converters[argument]
-    name = type(converter).__name__
-    if name == "IntegerConverter":
+    if isinstance(converter, IntegerConverter):
         return "int"
-    if name == "PathConverter":
+    if isinstance(converter, PathConverter):
         return "path"
     return "default"
 
