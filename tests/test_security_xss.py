@@ -7,7 +7,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from tests.hardening import XSS_CORPUS, find_forms, get_urls, injected_markup, local_path, populate, rules_with
+from tests.hardening import XSS_CORPUS, find_forms, injected_markup, local_path, populate, rules_with
 from tests.test_fuzz_forms import (
     _pages_cache,
     check_everything_shown_is_escaped,
