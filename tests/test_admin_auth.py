@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from itsdangerous import TimestampSigner
 from sqlalchemy import select
+from werkzeug.routing import FloatConverter, IntegerConverter
 
 from models import AdminUser, AuditLog, utcnow
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
@@ -161,7 +162,7 @@ def dummy_path(rule) -> str:
         if hasattr(converter, "items"):  # any(...)
             values[name] = sorted(converter.items)[0]
         else:
-            values[name] = 1 if type(converter).__name__ in ("IntegerConverter", "FloatConverter") else "x"
+            values[name] = 1 if isinstance(converter, (IntegerConverter, FloatConverter)) else "x"
     return rule.build(values, append_unknown=False)[1]
 
 
