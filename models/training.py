@@ -185,6 +185,7 @@ class Booking(db.Model):
     CANCELLED = "cancelled"
     WAITLISTED = "waitlisted"
     HOLDING = (PENDING, CONFIRMED)  # statuses that hold seats
+    ACTIVE = (PENDING, CONFIRMED, WAITLISTED)  # statuses a session change must tell
 
     id: Mapped[int] = mapped_column(primary_key=True)
     session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="RESTRICT"), index=True)

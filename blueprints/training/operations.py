@@ -353,11 +353,7 @@ def cancel_session(session: TrainingSession, actor, message: str = "") -> Traini
         _fail(BookingStateError("This session is already cancelled."))
     session.status = TrainingSession.CANCELLED
     session.sequence += 1
-    bookings = db.session.scalars(
-        select(Booking).where(Booking.session_id == session.id,
-                              Booking.status.in_((Booking.PENDING, Booking.CONFIRMED, Booking.WAITLISTED)))
-        .order_by(Booking.id).with_for_update()
-    ).all()
+    bookings = _active_bookings(session)
     for booking in bookings:
         was_confirmed = booking.status == Booking.CONFIRMED
         booking.cancel()
@@ -369,6 +365,14 @@ def cancel_session(session: TrainingSession, actor, message: str = "") -> Traini
     _audit(actor, "session.cancel", session, note=message.strip(), bookings=len(bookings))
     db.session.commit()
     return session
+
+
+def _active_bookings(session: TrainingSession) -> list[Booking]:
+    """The bookings a change to their session must reach, locked (the session's row lock is already held)."""
+    return db.session.scalars(
+        select(Booking).where(Booking.session_id == session.id, Booking.status.in_(Booking.ACTIVE))
+        .order_by(Booking.id).with_for_update()
+    ).all()
 
 
 def reschedule_session(session: TrainingSession, starts_at: datetime, ends_at: datetime, actor) -> TrainingSession:
@@ -390,11 +394,7 @@ def reschedule_session(session: TrainingSession, starts_at: datetime, ends_at: d
         return session
     session.starts_at, session.ends_at = starts_at, ends_at
     session.sequence += 1
-    bookings = db.session.scalars(
-        select(Booking).where(Booking.session_id == session.id,
-                              Booking.status.in_((Booking.PENDING, Booking.CONFIRMED, Booking.WAITLISTED)))
-        .order_by(Booking.id).with_for_update()
-    ).all()
+    bookings = _active_bookings(session)
     for booking in bookings:
         booking.reminder_sent_at = None
         attachments = None
