@@ -45,8 +45,10 @@ test: $(VENV)/.dev
 test-sqlite: $(VENV)/.dev test-tools
 	$(PY) -m pytest
 
+# The second pass re-runs everything that touches the database; the fuzzers' budget there is smaller, since
+# what they find (form validation, escaping) does not depend on the database and the SQLite pass ran 200 a form.
 test-postgres: $(VENV)/.dev
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(PY) -m pytest -m "not browser"
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(PY) -m pytest -m "not browser"
 
 ## test-tools: the Nu HTML Checker and Lighthouse from npm, exact versions from package-lock.json (needs npm; Java runs vnu)
 test-tools:
