@@ -112,6 +112,16 @@ class TrainingSession(db.Model):
     def seats_left(self) -> int:
         return max(self.capacity - self.seats_held, 0)
 
+    def edit_problems(self, *, course_id: int, capacity: int) -> dict[str, str]:
+        """Why a proposed edit would break the bookings already taken, by field (empty: it is fine)."""
+        problems = {}
+        held = self.seats_held
+        if capacity < held:
+            problems["capacity"] = f"{held} seats are already held; the capacity cannot be lower."
+        if course_id != self.course_id and self.bookings:
+            problems["course_id"] = "People have booked this session; its course cannot change."
+        return problems
+
     @property
     def is_cancelled(self) -> bool:
         return self.status == self.CANCELLED

@@ -187,3 +187,15 @@ def test_reschedule_through_the_edit_form(admin_client, db_session):
     assert response.status_code == 400 and 'id="starts_at-error"' in response.text
     db_session.expire_all()
     assert session.starts_at == datetime(2027, 5, 10, 8, 0, tzinfo=UTC)
+
+
+def test_a_booked_session_keeps_its_course(admin_client, db_session):
+    session = make_session(capacity=10, starts_at=datetime(2027, 5, 3, 8, 0, tzinfo=UTC), timezone="Europe/London")
+    make_booking(session, seats=1)
+    other = make_course(title="Another course")
+    data = {"course_id": other.id, "starts_at": "2027-05-03T09:00", "ends_at": "2027-05-03T17:00",
+            "timezone": "Europe/London", "mode": "online", "location": "", "capacity": "10"}
+    response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=data)
+    assert response.status_code == 400 and "its course cannot change" in response.text
+    db_session.expire_all()
+    assert session.course_id != other.id

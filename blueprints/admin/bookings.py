@@ -41,11 +41,6 @@ def course_options():
     return options((c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.position, Course.title)))
 
 
-def seats(session: TrainingSession) -> tuple[int, int]:
-    held = sum(b.seats for b in session.bookings if b.status in Booking.HOLDING)
-    return held, max(session.capacity - held, 0)
-
-
 @bp.get("/sessions")
 def sessions():
     show = request.args.get("show", "upcoming")
@@ -88,8 +83,7 @@ def session_new():
 @bp.get("/sessions/<int:session_id>")
 def session(session_id: int):
     session = get_session(session_id)
-    held, left = seats(session)
-    return render_template("admin/session.html", session=session, held=held, left=left,
+    return render_template("admin/session.html", session=session, held=session.seats_held, left=session.seats_left,
                            action_form=ActionForm(formdata=None))
 
 
@@ -105,13 +99,11 @@ def session_edit(session_id: int):
     if request.method == "GET":
         form.starts_at.data = utc_to_local(session.starts_at, session.timezone)
         form.ends_at.data = utc_to_local(session.ends_at, session.timezone)
-    held, _ = seats(session)
     if form.validate_on_submit():
-        if form.capacity.data < held:
-            form.capacity.errors.append(f"{held} seats are already held; the capacity cannot be lower.")
-        elif form.course_id.data != session.course_id and session.bookings:
-            form.course_id.errors.append("People have booked this session; its course cannot change.")
-        else:
+        problems = session.edit_problems(course_id=form.course_id.data, capacity=form.capacity.data)
+        for field, message in problems.items():
+            form[field].errors.append(message)
+        if not problems:
             starts_at, ends_at = form.instants()
             moved = starts_at != session.starts_at or ends_at != session.ends_at
             try:

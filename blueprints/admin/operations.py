@@ -317,8 +317,3 @@ def erase_person(email: str, actor: AdminUser) -> dict[str, int]:
     AuditLog.record(actor, "privacy.erase", None, email_sha256=email_hash(found["email"]), **counts)
     return counts
 
-
-def session_seats(session: TrainingSession) -> tuple[int, int]:
-    held = sum(b.seats for b in session.bookings if b.status in Booking.HOLDING)
-    return held, max(session.capacity - held, 0)
-
