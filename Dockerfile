@@ -21,7 +21,7 @@ RUN pip install --no-cache-dir -r requirements.txt
 
 # The code belongs to root and is read-only for the app user; only instance/ is writable.
 COPY . .
-RUN python assets.py \
+RUN python -m web.static_build \
     && mkdir -p /app/instance \
     && chown portico:portico /app/instance
 

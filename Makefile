@@ -29,7 +29,7 @@ run: $(VENV)/.runtime
 
 ## serve: production settings under gunicorn (needs SECRET_KEY); builds static files and migrates first
 serve: $(VENV)/.runtime
-	$(PY) assets.py
+	$(PY) -m web.static_build
 	APP_ENV=production $(FLASK) db upgrade
 	APP_ENV=production PORT=$(PORT) $(VENV)/bin/gunicorn --config gunicorn.conf.py 'app:create_app()'
 
@@ -72,7 +72,7 @@ bench: $(VENV)/.dev
 
 ## fuzz: the form fuzzer with a large budget (FUZZ_EXAMPLES=2000 per form; CI runs 200 in `make test`)
 fuzz: $(VENV)/.dev
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/test_fuzz_forms.py
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest -q tests/web/test_fuzz_forms.py
 
 lint: $(VENV)/.dev
 	$(VENV)/bin/ruff check .

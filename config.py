@@ -76,7 +76,7 @@ class BaseConfig:
         # Several sites (or test runs) may share one Redis: keep their counters apart.
         self.RATELIMIT_KEY_PREFIX = env("RATELIMIT_KEY_PREFIX") or "portico"
 
-        # Fingerprinted, pre-compressed static files (assets.py); None serves static/ as it is.
+        # Fingerprinted, pre-compressed static files (web/static_build.py); None serves static/ as it is.
         self.STATIC_BUILD_DIR = env("STATIC_BUILD_DIR") or str(BASE_DIR / "static-build")
 
         self.MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 64 * 1024)

@@ -35,4 +35,22 @@ migrate = Migrate()
 csrf = CSRFProtect()
 mail = Mail()
 login_manager = LoginManager()
+login_manager.login_view = "admin.login"
+login_manager.login_message = "Please sign in to continue."
+login_manager.login_message_category = "info"
+login_manager.session_protection = "strong"
 limiter = Limiter(key_func=client_address)
+
+
+@login_manager.user_loader
+def load_user(user_id: str):
+    """The id carries the user's session token, so rotating the token ends old sessions."""
+    from models import AdminUser  # models import `db` from here
+
+    pk, _, token = user_id.partition(":")
+    if not pk.isdigit() or not token:
+        return None
+    user = db.session.get(AdminUser, int(pk))
+    if user is None or user.session_token != token:
+        return None
+    return user

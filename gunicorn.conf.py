@@ -68,7 +68,7 @@ def on_starting(server):
     import sys
 
     sys.path.insert(0, str(HERE))
-    from assets import DEFAULT_BUILD_DIR, build
+    from web.static_build import DEFAULT_BUILD_DIR, build
 
     folder = build(HERE / "static", Path(os.environ.get("STATIC_BUILD_DIR") or DEFAULT_BUILD_DIR))
     server.log.info("static files: %s", folder)

@@ -266,7 +266,7 @@ class Site:
 def _migrate_and_seed(demo: bool) -> None:
     from flask_migrate import upgrade
 
-    from seeding import seed_all
+    from cli.seeding import seed_all
 
     upgrade()
     seed_all(demo=demo)

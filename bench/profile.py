@@ -24,8 +24,8 @@ SECONDS = int(os.environ.get("BENCH_PROFILE_SECONDS", "10"))
 LAYERS = [  # first match wins, on the innermost frame's file
     ("sockets, accept, send (syscalls)", ("socket.py", "selectors.py", "ssl.py")),
     ("gunicorn worker: HTTP parsing, access log", ("gunicorn/",)),
-    ("site code (page_cache, app, blueprints)", ("page_cache.py", "/blueprints/", "/app.py", "http_caching.py",
-                                                 "security.py", "/models/", "/templates/")),
+    ("site code (page_cache, app, blueprints)", ("/web/", "/blueprints/", "/app.py", "/mail/",
+                                                 "/models/", "/templates/")),
     ("Flask, Werkzeug, Jinja, extensions", ("flask", "werkzeug", "jinja2", "markupsafe", "itsdangerous")),
     ("SQLAlchemy and the database driver", ("sqlalchemy", "sqlite3", "psycopg")),
     ("logging", ("logging/",)),

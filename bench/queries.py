@@ -41,7 +41,7 @@ def populate(count: int) -> None:
 
     from extensions import db
     from models import Booking, Course, Post, Tag, TrainingSession
-    from rendering import render_markdown
+    from web.markdown import render_markdown
 
     now = datetime.now(UTC).replace(microsecond=0)
     tags = [Tag(slug=f"bench-tag-{i}", name=f"Bench tag {i}") for i in range(10)]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, select
 from sqlalchemy.types import TypeDecorator
 
 
@@ -37,3 +37,11 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value.astimezone(timezone.utc)
+
+
+def slug_taken(model, slug: str, current_id: int | None) -> bool:
+    """Another row of `model` already uses `slug` (slugs are unique per table)."""
+    from extensions import db
+
+    existing = db.session.scalar(select(model).where(model.slug == slug))
+    return existing is not None and existing.id != current_id

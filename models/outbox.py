@@ -17,6 +17,7 @@ class OutboxMessage(db.Model):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    STATUSES = (PENDING, SENDING, SENT, FAILED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Fixed when queued so that a retried delivery is recognisably the same message.

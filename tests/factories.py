@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from extensions import db
 from models import AdminUser, Booking, Course, Enquiry, Post, Service, Tag, TrainingSession
-from rendering import render_markdown
+from web.markdown import render_markdown
 
 _seq = itertools.count(1)
 

@@ -268,9 +268,9 @@ def populate() -> dict[str, list[str]]:
     """Rows of every kind, so walks reach real pages and forms, not only 404s; returns real URL values."""
     from datetime import UTC, datetime, timedelta
 
+    from cli.seeding import seed_all
     from extensions import db
     from models import Comment, Enquiry, OutboxMessage
-    from seeding import seed_all
     from tests.factories import make_booking, make_enquiry, make_post, make_session, make_tag
 
     seed_all(demo=True)

@@ -1,3 +1,9 @@
+"""The admin area: one blueprint under /admin, one sign-in guard for all of it.
+
+The shell (sign-in, dashboard, content overview, audit log, outbox, privacy) lives here; each
+feature's admin screens live with the feature (blueprints/<feature>/admin.py) and register on
+this blueprint, so they share its guard, its rate limit and its `admin.*` endpoint names.
+"""
 from flask import Blueprint, request, session
 from flask_login import current_user, login_fresh, logout_user
 
@@ -26,13 +32,9 @@ def require_login():
     return None
 
 
-# Each area of the admin lives in its own module.
-from blueprints.admin import (  # noqa: E402,F401
-    bookings,
-    comments,
-    content,
-    enquiries,
-    outbox,
-    privacy,
-    routes,
-)
+# The admin shell's own screens, then each feature's admin screens, which live with the feature.
+from blueprints.admin import outbox, privacy, routes  # noqa: E402,F401
+from blueprints.blog import admin as blog_admin  # noqa: E402,F401
+from blueprints.enquiries import admin as enquiries_admin  # noqa: E402,F401
+from blueprints.site import admin as site_admin  # noqa: E402,F401
+from blueprints.training import admin as training_admin  # noqa: E402,F401

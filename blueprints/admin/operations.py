@@ -1,4 +1,4 @@
-"""Admin workflows: sign-in checks, the enquiry pipeline, content saving, privacy requests.
+"""Admin workflows that belong to no feature: sign-in checks and privacy requests.
 
 Routes stay thin and call these; each adds its audit entry in the same transaction
 as the change it describes. Functions here never commit unless they say so.
@@ -6,7 +6,6 @@ as the change it describes. Functions here never commit unless they say so.
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -14,7 +13,6 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from emails import queue_email
 from extensions import db
 from models import (
     AdminUser,
@@ -22,18 +20,9 @@ from models import (
     Booking,
     Comment,
     Enquiry,
-    EnquiryMessage,
     OutboxMessage,
-    Post,
-    Tag,
-    TrainingSession,
     utcnow,
 )
-
-
-class StaleAction(Exception):
-    """The thing acted on is no longer in a state that allows the action."""
-
 
 # --- sign-in -------------------------------------------------------------------------------
 
@@ -84,140 +73,6 @@ def is_safe_next(target: str | None) -> bool:
         return False
     parts = urlsplit(target)
     return not parts.scheme and not parts.netloc
-
-
-# --- enquiries -----------------------------------------------------------------------------
-
-def quote(text: str) -> str:
-    return "\n".join("> " + line if line else ">" for line in (text or "").splitlines())
-
-
-def add_note(enquiry: Enquiry, actor: AdminUser, body: str) -> EnquiryMessage:
-    note = EnquiryMessage(enquiry=enquiry, kind=EnquiryMessage.NOTE, body=body.strip(), author_id=actor.id)
-    db.session.add(note)
-    AuditLog.record(actor, "enquiry.note", enquiry)
-    return note
-
-
-def set_status(enquiry: Enquiry, actor: AdminUser, status: str) -> None:
-    if status not in Enquiry.STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    if status == enquiry.status:
-        raise StaleAction(f"This enquiry is already {status}.")
-    previous = enquiry.status
-    enquiry.status = status
-    AuditLog.record(actor, "enquiry.status", enquiry, previous=previous, status=status)
-
-
-def reply(enquiry: Enquiry, actor: AdminUser, subject: str, body: str) -> EnquiryMessage:
-    """Queue the consultant's reply (Reply-To the consultant, the client's message quoted) and keep it in the thread."""
-    config = current_app.config
-    message = queue_email(
-        "enquiry_reply",
-        to=enquiry.email,
-        to_name=enquiry.name,
-        reply_to=config["CONSULTANT_EMAIL"],
-        reply_to_name=config["CONSULTANT_NAME"],
-        related=f"enquiry:{enquiry.id}",
-        enquiry=enquiry,
-        subject=subject,
-        body=body.strip(),
-        quoted=quote(enquiry.message),
-    )
-    db.session.flush()
-    entry = EnquiryMessage(enquiry=enquiry, kind=EnquiryMessage.REPLY, body=body.strip(), author_id=actor.id,
-                           outbox_message_id=message.id)
-    db.session.add(entry)
-    # A reply moves a new enquiry along the pipeline; it never moves a quoted or won one back.
-    if enquiry.status in (Enquiry.NEW, Enquiry.SPAM):
-        enquiry.status = Enquiry.REPLIED
-        enquiry.spam_reason = None
-    AuditLog.record(actor, "enquiry.reply", enquiry, outbox_message_id=message.id)
-    return entry
-
-
-def default_reply_subject(enquiry: Enquiry) -> str:
-    if enquiry.kind == Enquiry.PRIVATE_TRAINING:
-        title = enquiry.course.title if enquiry.course else "training"
-        return f"Re: Private {title} request"
-    return f"Re: Your enquiry to {current_app.config['CONSULTANT_NAME']}"
-
-
-def queue_withheld_notification(enquiry: Enquiry) -> None:
-    """The emails a spam trap held back (the consultant's notification, the client's copy), queued as the form does."""
-    from blueprints.contact.operations import queue_enquiry_emails
-
-    queue_enquiry_emails(enquiry)
-
-
-def mark_not_spam(enquiry: Enquiry, actor: AdminUser) -> None:
-    if enquiry.status != Enquiry.SPAM:
-        raise StaleAction("This enquiry is not marked as spam.")
-    reason = enquiry.spam_reason
-    enquiry.status = Enquiry.NEW
-    enquiry.spam_reason = None
-    queue_withheld_notification(enquiry)
-    AuditLog.record(actor, "enquiry.not_spam", enquiry, spam_reason=reason)
-
-
-DATE_PATTERN = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
-
-
-def proposed_start(enquiry: Enquiry) -> datetime | None:
-    """The first ISO date in the client's preferred dates, as a naive 09:00 (for prefilling a form)."""
-    match = DATE_PATTERN.search(enquiry.preferred_dates or "")
-    if not match:
-        return None
-    try:
-        return datetime(int(match[1]), int(match[2]), int(match[3]), 9, 0)
-    except ValueError:
-        return None
-
-
-def schedule_private_session(enquiry: Enquiry, actor: AdminUser, *, course_id: int, starts_at: datetime,
-                             ends_at: datetime, timezone: str, mode: str, location: str,
-                             capacity: int) -> TrainingSession:
-    if enquiry.kind != Enquiry.PRIVATE_TRAINING:
-        raise StaleAction("Only a private-training request can be scheduled.")
-    session = TrainingSession(
-        course_id=course_id, starts_at=starts_at, ends_at=ends_at, timezone=timezone, mode=mode,
-        location=location or "", capacity=capacity, is_private=True, enquiry_id=enquiry.id,
-    )
-    db.session.add(session)
-    db.session.flush()
-    AuditLog.record(actor, "enquiry.schedule", enquiry, session_id=session.id)
-    return session
-
-
-# --- content -------------------------------------------------------------------------------
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "tag"
-
-
-def set_post_tags(post: Post, names: list[str]) -> None:
-    tags = []
-    for name in names:
-        slug = slugify(name)
-        tag = db.session.scalar(select(Tag).where(Tag.slug == slug))
-        if tag is None:
-            tag = Tag(slug=slug, name=name)
-            db.session.add(tag)
-        if tag not in tags:
-            tags.append(tag)
-    post.tags = tags
-
-
-def render_post_body(post: Post) -> Post:
-    """The blog's renderer: body_html, table of contents and reading time, all at save time."""
-    from blueprints.blog.operations import render_post
-
-    return render_post(post)
-
-
-def render_preview(body: str) -> str:
-    """The post body as it would be published, without saving anything."""
-    return render_post_body(Post(body=body or "")).body_html
 
 
 # --- privacy requests ----------------------------------------------------------------------
@@ -316,4 +171,3 @@ def erase_person(email: str, actor: AdminUser) -> dict[str, int]:
     counts = {key: len(found[key]) for key in ("enquiries", "bookings", "comments", "outbox")}
     AuditLog.record(actor, "privacy.erase", None, email_sha256=email_hash(found["email"]), **counts)
     return counts
-

@@ -3,28 +3,15 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import SelectField
-from wtforms.fields.choices import SelectChoice
 
 from blueprints.admin import bp
+from blueprints.admin.forms import OutboxFilterForm, RetryForm
 from extensions import db
 from models import AuditLog, OutboxMessage
 
 PER_PAGE = 50
-STATUSES = (OutboxMessage.PENDING, OutboxMessage.SENDING, OutboxMessage.SENT, OutboxMessage.FAILED)
-
-
-class OutboxFilterForm(FlaskForm):
-    class Meta:
-        csrf = False  # a GET filter changes nothing
-
-    status = SelectField("Status", choices=[SelectChoice("", "Any status")] + [SelectChoice(s, s.title()) for s in STATUSES])
-
-
-class RetryForm(FlaskForm):
-    """Only the CSRF token: the message to retry is in the URL."""
+STATUSES = OutboxMessage.STATUSES
 
 
 def get_message(message_id: int) -> OutboxMessage:

@@ -1,4 +1,4 @@
-"""Sign in, sign out, the dashboard and the audit log."""
+"""Sign in, sign out, the dashboard, the content overview and the audit log."""
 from __future__ import annotations
 
 from flask import current_app, flash, has_request_context, redirect, render_template, request, session, url_for
@@ -9,7 +9,7 @@ from blueprints.admin import bp
 from blueprints.admin.forms import LoginForm, LogoutForm
 from blueprints.admin.operations import authenticate, is_safe_next
 from extensions import db, limiter
-from models import AuditLog, Booking, Comment, Enquiry, OutboxMessage, TrainingSession, utcnow
+from models import AuditLog, Booking, Comment, Course, Enquiry, OutboxMessage, Post, Service, TrainingSession, utcnow
 
 LOGIN_FAILED = "That email and password do not match an account, or the account is locked for a while. Please try again later."
 
@@ -99,3 +99,11 @@ def audit_log():
         query = query.where(AuditLog.action.startswith(action, autoescape=True))
     entries = db.paginate(query, page=max(page, 1), per_page=50, error_out=False)
     return render_template("admin/audit.html", entries=entries, action=action)
+
+
+@bp.get("/content")
+def content():
+    posts = db.session.scalars(select(Post).order_by(Post.published_at.desc().nulls_first(), Post.id.desc())).all()
+    services = db.session.scalars(Service.ordered()).all()
+    courses = db.session.scalars(select(Course).order_by(Course.position, Course.title)).all()
+    return render_template("admin/content.html", posts=posts, services=services, courses=courses, now=utcnow())

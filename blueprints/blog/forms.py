@@ -1,11 +1,23 @@
+"""Blog forms: a reader's comment; the post editor and comment moderation (admin)."""
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, StringField, SubmitField, TextAreaField
-from wtforms.validators import DataRequired, Email, Length
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    EmailField,
+    HiddenField,
+    SelectField,
+    StringField,
+    SubmitField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Email, Length, Optional
 
 from blueprints.blog.operations import COMMENT_MAX_CHARS, COMMENT_MIN_CHARS
-from spam import SpamTrapFields
+from blueprints.forms import DATETIME_FORMATS, SLUG, options
+from models import Post
+from web.spam import SpamTrapFields
 
 
 def clean(value):
@@ -26,3 +38,33 @@ class CommentForm(FlaskForm, SpamTrapFields):
     ], render_kw={"rows": 6, "maxlength": COMMENT_MAX_CHARS})
     consent = BooleanField(validators=[DataRequired("Please agree so that your comment can be stored.")])
     submit = SubmitField("Post comment")
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+class PostForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=200)])
+    slug = StringField("Slug", validators=[DataRequired(), Length(max=120), SLUG])
+    summary = StringField("Summary", validators=[Optional(), Length(max=300)])
+    body = TextAreaField("Body (Markdown)", validators=[Optional(), Length(max=200000)], render_kw={"rows": 20})
+    tags = StringField("Tags (comma-separated)", validators=[Optional(), Length(max=500)])
+    status = SelectField("Status", choices=options([(Post.DRAFT, "Draft"), (Post.PUBLISHED, "Published")]))
+    published_at = DateTimeLocalField("Publish at (UTC; a future time schedules it)", format=DATETIME_FORMATS,
+                                      validators=[Optional()])
+
+    def tag_names(self) -> list[str]:
+        seen: dict[str, str] = {}
+        value = self.tags.data or ""
+        if not isinstance(value, str):  # field left out of the POST: WTForms kept the post's Tag list
+            value = ",".join(tag.name for tag in value)
+        for raw in value.split(","):
+            name = " ".join(raw.split())[:60]
+            if name and name.lower() not in seen:
+                seen[name.lower()] = name
+        return list(seen.values())
+
+
+class ModerationForm(FlaskForm):
+    """One moderation button; `seen` is the state the moderator saw, so a stale click changes nothing."""
+
+    seen = HiddenField()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 from flask import current_app
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from extensions import db
 from models import AuditLog, Comment, Course, Post, Tag, post_tags
 from models.base import utcnow
-from rendering import render_document
+from web.markdown import render_document
 
 PER_PAGE = 10
 
@@ -139,7 +140,7 @@ def submit_comment(post: Post, *, name: str, email: str, body: str, spam_reason:
 
     Never shown until approved. The caller commits: the comment and its email are stored together.
     """
-    from emails import queue_email
+    from mail.compose import queue_email
 
     name, email, body = name.strip(), email.strip(), body.strip().replace("\r\n", "\n")
     if not post.is_visible():
@@ -197,3 +198,27 @@ def comment_counts() -> dict[str, int]:
     counts = {status: 0 for status in MODERATION_ACTIONS.values()} | {Comment.PENDING: 0}
     counts.update({status: n for status, n in rows})
     return counts
+
+
+# --- the editor (admin) ---------------------------------------------------------------------
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "tag"
+
+
+def set_post_tags(post: Post, names: list[str]) -> None:
+    tags = []
+    for name in names:
+        slug = slugify(name)
+        tag = db.session.scalar(select(Tag).where(Tag.slug == slug))
+        if tag is None:
+            tag = Tag(slug=slug, name=name)
+            db.session.add(tag)
+        if tag not in tags:
+            tags.append(tag)
+    post.tags = tags
+
+
+def render_preview(body: str) -> str:
+    """The post body as it would be published, without saving anything."""
+    return render_post(Post(body=body or "")).body_html

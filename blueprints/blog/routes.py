@@ -5,11 +5,11 @@ import re
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
-import spam
 from blueprints.blog import bp
 from blueprints.blog import operations as ops
 from blueprints.blog.forms import CommentForm
 from extensions import db, limiter
+from web import spam
 
 COMMENT_FORM = "comment"
 

@@ -49,7 +49,7 @@ def robots():
 def sitemap():
     base = current_app.config["SITE_URL"]
     pages = [url_for("site.home"), url_for("site.services"), url_for("blog.index"),
-             url_for("training.index"), url_for("contact.form"), url_for("site.privacy")]
+             url_for("training.index"), url_for("enquiries.form"), url_for("site.privacy")]
     entries = [(base + path, None) for path in pages]
     for slug, updated in db.session.execute(select(Service.slug, Service.updated_at).order_by(Service.position)):
         entries.append((base + url_for("site.service", slug=slug), updated))

@@ -1,12 +1,16 @@
-"""Public training forms: booking a seat and asking for a private course."""
+"""Training forms: booking a seat and asking for a private course; scheduling sessions and editing courses (admin)."""
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
+from datetime import datetime
 
-from spam import SpamTrapFields
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateTimeLocalField, IntegerField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+
+from blueprints.forms import DATETIME_FORMATS, SLUG, local_to_utc, options, valid_timezone
+from models import TrainingSession
+from web.spam import SpamTrapFields
 
 CONSENT_TEXT = "I agree that my details are stored and used to handle this request (see the privacy page)."
 
@@ -40,3 +44,45 @@ class PrivateTrainingForm(FlaskForm, SpamTrapFields):
 
 class ConfirmForm(FlaskForm):
     """A bare POST with CSRF: the button on a confirmation page."""
+
+
+# --- admin ---------------------------------------------------------------------------------
+
+class SessionForm(FlaskForm):
+    """Create or reschedule a training session; times are entered in the session's own zone."""
+
+    course_id = SelectField("Course", coerce=int)
+    starts_at = DateTimeLocalField("Starts", format=DATETIME_FORMATS, validators=[DataRequired()])
+    ends_at = DateTimeLocalField("Ends", format=DATETIME_FORMATS, validators=[DataRequired()])
+    timezone = StringField("Time zone", default="Europe/London", validators=[DataRequired(), Length(max=64), valid_timezone])
+    mode = SelectField("Format", choices=options([(TrainingSession.ONLINE, "Online"), (TrainingSession.ON_SITE, "On-site")]))
+    location = StringField("Location", validators=[Optional(), Length(max=200)])
+    capacity = IntegerField("Capacity (seats)", default=10, validators=[DataRequired(), NumberRange(min=1, max=500)])
+
+    def validate_starts_at(self, field) -> None:
+        if field.data is not None and field.data.tzinfo is not None:  # left out of the POST: the stored UTC value
+            raise ValidationError("Enter the start time.")
+
+    def validate_ends_at(self, field) -> None:
+        if field.data is not None and field.data.tzinfo is not None:
+            raise ValidationError("Enter the end time.")
+        if self.starts_at.data and self.starts_at.data.tzinfo is None and field.data and field.data <= self.starts_at.data:
+            raise ValidationError("The end must be after the start.")
+
+    def instants(self) -> tuple[datetime, datetime]:
+        zone = self.timezone.data
+        return local_to_utc(self.starts_at.data, zone), local_to_utc(self.ends_at.data, zone)
+
+
+class CourseForm(FlaskForm):
+    title = StringField("Title", validators=[DataRequired(), Length(max=150)])
+    slug = StringField("Slug", validators=[DataRequired(), Length(max=80), SLUG])
+    summary = StringField("Summary", validators=[Optional(), Length(max=300)])
+    description = TextAreaField("Description (Markdown)", validators=[Optional(), Length(max=50000)])
+    duration_days = IntegerField("Duration (days)", default=1, validators=[DataRequired(), NumberRange(min=1, max=60)])
+    level = StringField("Level", default="Beginner", validators=[DataRequired(), Length(max=30)])
+    prerequisites = TextAreaField("Prerequisites", validators=[Optional(), Length(max=5000)], render_kw={"rows": 3})
+    price = IntegerField("Price per seat", validators=[Optional(), NumberRange(min=0)])
+    currency = StringField("Currency", validators=[Optional(), Length(min=3, max=3)])
+    position = IntegerField("Position", default=0, validators=[Optional()])
+    published = BooleanField("Published", default=True)

@@ -13,9 +13,9 @@ from urllib.parse import urlsplit
 from flask import current_app
 from icalendar import Calendar, Event, vCalAddress, vText
 
-from emails import Attachment
+from mail.compose import Attachment
 from models import Booking, TrainingSession, utcnow
-from template_helpers import format_datetime
+from web.template_helpers import format_datetime
 
 PRODID = "-//Portico//Training sessions//EN"
 

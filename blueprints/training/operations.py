@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import select
 
-from emails import queue_email
 from extensions import db
+from mail.compose import queue_email
 from models import AuditLog, Booking, TrainingSession, utcnow
 from models.training import BookingError, BookingStateError, NotEnoughSeats, SessionUnavailable
 

@@ -6,13 +6,13 @@ from collections import defaultdict
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from blueprints.contact.operations import submit_enquiry
+from blueprints.enquiries.operations import submit_enquiry
 from blueprints.training import bp
 from blueprints.training import operations as ops
 from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingForm
 from extensions import db, limiter
 from models import Booking, Course, Enquiry, TrainingSession
-from spam import arm, spam_reason
+from web.spam import arm, spam_reason
 
 BOOKING_FORM = "booking"
 PRIVATE_FORM = "private_training"

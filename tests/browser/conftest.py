@@ -61,7 +61,7 @@ def live_server(tmp_path_factory):
     from flask_migrate import upgrade
     from werkzeug.serving import make_server
 
-    from seeding import seed_all
+    from cli.seeding import seed_all
     from tests.factories import make_admin
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns a failure's report

@@ -1,0 +1,161 @@
+"""The enquiries inbox: the consultant's sales pipeline."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from blueprints.admin import bp
+from blueprints.enquiries import operations as ops
+from blueprints.enquiries.forms import EnquiryFilterForm, NoteForm, ReplyForm, StatusForm
+from blueprints.forms import ActionForm, options
+from blueprints.training.forms import SessionForm
+from extensions import db
+from models import Course, Enquiry, TrainingSession
+
+PER_PAGE = 25
+
+
+def get_enquiry(enquiry_id: int) -> Enquiry:
+    enquiry = db.session.get(Enquiry, enquiry_id)
+    if enquiry is None:
+        abort(404)
+    return enquiry
+
+
+def course_choices() -> list[tuple[int, str]]:
+    return options((c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.position, Course.title)))
+
+
+@bp.get("/enquiries")
+def enquiries():
+    form = EnquiryFilterForm(request.args)
+    form.validate()
+    query = select(Enquiry).order_by(Enquiry.created_at.desc(), Enquiry.id.desc())
+    status = form.status.data if form.status.data in Enquiry.STATUSES else ""
+    kind = form.kind.data if form.kind.data in Enquiry.KINDS else ""
+    if status:
+        query = query.where(Enquiry.status == status)
+    else:
+        query = query.where(Enquiry.status != Enquiry.SPAM)  # spam is one click away, never in the way
+    if kind:
+        query = query.where(Enquiry.kind == kind)
+    q = (form.q.data or "").strip()[:254]
+    if q:
+        pattern = f"%{q.lower()}%"
+        query = query.where(or_(func.lower(Enquiry.name).like(pattern), func.lower(Enquiry.email).like(pattern)))
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    results = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
+    counts = dict(db.session.execute(select(Enquiry.status, func.count()).group_by(Enquiry.status)).all())
+    filters = {k: v for k, v in {"q": q, "status": status, "kind": kind}.items() if v}
+    return render_template("admin/enquiries.html", form=form, results=results, counts=counts, filters=filters)
+
+
+def render_enquiry(enquiry: Enquiry, **forms):
+    reply_form = forms.get("reply_form") or ReplyForm(formdata=None, subject=ops.default_reply_subject(enquiry))
+    schedule_form = forms.get("schedule_form")
+    if schedule_form is None and enquiry.kind == Enquiry.PRIVATE_TRAINING:
+        start = ops.proposed_start(enquiry)
+        days = enquiry.course.duration_days if enquiry.course else 1
+        schedule_form = SessionForm(
+            formdata=None,
+            course_id=enquiry.course_id,
+            starts_at=start,
+            ends_at=start.replace(hour=17) + timedelta(days=days - 1) if start else None,
+            capacity=enquiry.attendees or 10,
+            mode="on-site" if enquiry.training_format == "on-site" else "online",
+        )
+    if schedule_form is not None:
+        schedule_form.course_id.choices = course_choices()
+    status_form = StatusForm(formdata=None, status=enquiry.status)
+    sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.enquiry_id == enquiry.id)
+                                  .order_by(TrainingSession.starts_at)).all()
+    return render_template(
+        "admin/enquiry.html", enquiry=enquiry, sessions=sessions, reply_form=reply_form,
+        note_form=forms.get("note_form") or NoteForm(formdata=None), status_form=status_form,
+        schedule_form=schedule_form, action_form=ActionForm(formdata=None),
+    ), forms.get("status_code", 200)
+
+
+@bp.get("/enquiries/<int:enquiry_id>")
+def enquiry(enquiry_id: int):
+    return render_enquiry(get_enquiry(enquiry_id))
+
+
+@bp.post("/enquiries/<int:enquiry_id>/note")
+def enquiry_note(enquiry_id: int):
+    enquiry = get_enquiry(enquiry_id)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        return render_enquiry(enquiry, note_form=form, status_code=400)
+    ops.add_note(enquiry, current_user, form.body.data)
+    db.session.commit()
+    flash("Note added.", "success")
+    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+
+
+@bp.post("/enquiries/<int:enquiry_id>/status")
+def enquiry_status(enquiry_id: int):
+    enquiry = get_enquiry(enquiry_id)
+    form = StatusForm()
+    if not form.validate_on_submit():
+        flash("Choose one of the listed statuses.", "error")
+        return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+    try:
+        ops.set_status(enquiry, current_user, form.status.data)
+    except ops.NotAllowed as error:
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash(f"Marked as {enquiry.status}.", "success")
+    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+
+
+@bp.post("/enquiries/<int:enquiry_id>/reply")
+def enquiry_reply(enquiry_id: int):
+    enquiry = get_enquiry(enquiry_id)
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        return render_enquiry(enquiry, reply_form=form, status_code=400)
+    ops.reply(enquiry, current_user, form.subject.data, form.body.data)
+    db.session.commit()
+    flash(f"Reply queued to {enquiry.email}.", "success")
+    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+
+
+@bp.post("/enquiries/<int:enquiry_id>/not-spam")
+def enquiry_not_spam(enquiry_id: int):
+    enquiry = get_enquiry(enquiry_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        ops.mark_not_spam(enquiry, current_user)
+    except ops.NotAllowed as error:
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash("Moved to the inbox; the notification email is queued.", "success")
+    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+
+
+@bp.post("/enquiries/<int:enquiry_id>/schedule")
+def enquiry_schedule(enquiry_id: int):
+    enquiry = get_enquiry(enquiry_id)
+    if enquiry.kind != Enquiry.PRIVATE_TRAINING:
+        flash("Only a private-training request can be scheduled.", "warning")
+        return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+    form = SessionForm()
+    form.course_id.choices = course_choices()
+    if not form.validate_on_submit():
+        return render_enquiry(enquiry, schedule_form=form, status_code=400)
+    starts_at, ends_at = form.instants()
+    session = ops.schedule_private_session(
+        enquiry, current_user, course_id=form.course_id.data, starts_at=starts_at, ends_at=ends_at,
+        timezone=form.timezone.data, mode=form.mode.data, location=form.location.data, capacity=form.capacity.data,
+    )
+    db.session.commit()
+    flash("Private session scheduled.", "success")
+    return redirect(url_for("admin.session", session_id=session.id), code=303)

@@ -1,0 +1,69 @@
+"""The contact form, and the consultant's inbox forms."""
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Email, Length, Optional
+
+from blueprints.forms import options
+from models import Enquiry
+from web.spam import SpamTrapFields
+
+MESSAGE_MIN = 20
+MESSAGE_MAX = 5000
+
+
+class ContactForm(FlaskForm, SpamTrapFields):
+    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100)],
+                       render_kw={"autocomplete": "name", "maxlength": 100})
+    email = EmailField(
+        "Email address",
+        validators=[DataRequired("Enter your email address."), Length(max=254),
+                    Email("Enter an email address like name@example.com.", check_deliverability=False,
+                          allow_smtputf8=False)],
+        render_kw={"autocomplete": "email", "maxlength": 254, "spellcheck": "false"},
+    )
+    company = StringField("Company", validators=[Optional(), Length(max=150)],
+                          render_kw={"autocomplete": "organization", "maxlength": 150})
+    topic = SelectField("What is it about?", validators=[DataRequired("Choose a topic.")],
+                        validate_choice=True)
+    message = TextAreaField(
+        "Your message",
+        validators=[DataRequired("Tell me a little about what you need."),
+                    Length(min=MESSAGE_MIN, max=MESSAGE_MAX,
+                           message=f"Write between {MESSAGE_MIN} and {MESSAGE_MAX:,} characters.")],
+        render_kw={"rows": 8, "minlength": MESSAGE_MIN, "maxlength": MESSAGE_MAX},
+    )
+    consent = BooleanField("I agree", validators=[DataRequired("Tick the box so I may keep your message to reply.")])
+
+    def __init__(self, *args, topics: list[tuple[str, str]], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.topic.choices = [SelectChoice("", "Choose a topic")] + [SelectChoice(v, label) for v, label in topics]
+
+
+# --- the inbox (admin) -----------------------------------------------------------------------
+
+class EnquiryFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    q = StringField("Name or email", validators=[Optional(), Length(max=254)], render_kw={"type": "search"})
+    status = SelectField("Status", choices=options([("", "Any status (except spam)")] + [(s, s.title()) for s in Enquiry.STATUSES]),
+                         validators=[Optional()])
+    kind = SelectField("Kind", choices=options([("", "Any kind"), (Enquiry.CONTACT, "Contact"),
+                                                (Enquiry.PRIVATE_TRAINING, "Private training")]), validators=[Optional()])
+
+
+class NoteForm(FlaskForm):
+    # Its own id: the reply form on the same page also has a `body` field.
+    body = TextAreaField("Internal note", validators=[DataRequired(), Length(max=10000)], render_kw={"rows": 3}, id="note-body")
+
+
+class StatusForm(FlaskForm):
+    status = SelectField("Status", choices=options((s, s.title()) for s in Enquiry.STATUSES))
+
+
+class ReplyForm(FlaskForm):
+    subject = StringField("Subject", validators=[DataRequired(), Length(max=200)])
+    body = TextAreaField("Reply", validators=[DataRequired(), Length(max=20000)], render_kw={"rows": 10})

@@ -1,0 +1,193 @@
+"""Enquiry workflows: store an enquiry and queue its two emails in one transaction; the consultant's pipeline."""
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select
+
+from extensions import db
+from mail.compose import queue_email
+from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, TrainingSession
+from models.base import utcnow
+from models.transactions import NotAllowed, begin_write
+
+TRAINING = ("training", "Training")
+OTHER = ("other", "Something else")
+# Fields of a private-training request (Enquiry.kind == private_training) a caller may pass.
+EXTRA_FIELDS = ("course_id", "preferred_dates", "attendees", "training_format")
+REPLY_PROMISE = "within two working days"
+
+
+def topic_choices() -> list[tuple[str, str]]:
+    """(value, label) for the topic select: each service, then training and other."""
+    services = db.session.execute(select(Service.slug, Service.title).order_by(Service.position, Service.title)).all()
+    choices = [(slug, title) for slug, title in services]
+    taken = {slug for slug, _ in choices}
+    return choices + [choice for choice in (TRAINING, OTHER) if choice[0] not in taken]
+
+
+def topic_title(topic: str) -> str:
+    return dict(topic_choices()).get(topic, topic)
+
+
+def one_line(value: str | None, limit: int) -> str:
+    """Names and companies are single lines: CR/LF and runs of spaces collapse to one space."""
+    return " ".join((value or "").split())[:limit]
+
+
+def submit_enquiry(
+    *, name: str, email: str, message: str, company: str = "", topic: str = "",
+    kind: str = Enquiry.CONTACT, spam_reason: str | None = None, **extra,
+) -> Enquiry:
+    """Store an enquiry and, unless it is spam, queue the consultant's notification and the client's copy.
+
+    One commit covers all three rows: either the enquiry and both emails exist, or nothing does.
+    `kind` is Enquiry.CONTACT or Enquiry.PRIVATE_TRAINING; `extra` takes EXTRA_FIELDS
+    (course_id, preferred_dates, attendees, training_format) for private-training requests.
+    A trapped submission (spam_reason set) is stored with status spam and mailed to no one.
+    """
+    unknown = set(extra) - set(EXTRA_FIELDS)
+    if unknown:
+        raise TypeError(f"submit_enquiry() got unexpected fields: {', '.join(sorted(unknown))}")
+    if kind not in Enquiry.KINDS:
+        raise ValueError(f"unknown enquiry kind {kind!r}")
+    enquiry = Enquiry(
+        kind=kind,
+        name=one_line(name, 100),
+        email=email.strip(),
+        company=one_line(company, 150),
+        topic=one_line(topic, 60),
+        message=(message or "").strip(),
+        consent_at=utcnow(),
+        status=Enquiry.SPAM if spam_reason else Enquiry.NEW,
+        spam_reason=spam_reason[:100] if spam_reason else None,
+        **extra,
+    )
+    begin_write()
+    db.session.add(enquiry)
+    try:
+        db.session.flush()  # the id, for the admin link and `related`
+        if not spam_reason:
+            queue_enquiry_emails(enquiry)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return enquiry
+
+
+def queue_enquiry_emails(enquiry: Enquiry) -> None:
+    config = current_app.config
+    context = {
+        "enquiry": enquiry,
+        "topic_title": topic_title(enquiry.topic) if enquiry.topic else "",
+        "admin_url": f"{config['SITE_URL']}/admin/enquiries/{enquiry.id}",
+        "reply_promise": REPLY_PROMISE,
+    }
+    related = f"enquiry:{enquiry.id}"
+    queue_email(
+        "enquiry_notification", to=config["CONSULTANT_EMAIL"], to_name=config["CONSULTANT_NAME"],
+        reply_to=enquiry.email, reply_to_name=enquiry.name, related=related, **context,
+    )
+    queue_email(
+        "enquiry_acknowledgement", to=enquiry.email, to_name=enquiry.name,
+        reply_to=config["CONSULTANT_EMAIL"], reply_to_name=config["CONSULTANT_NAME"], related=related, **context,
+    )
+
+
+# --- the pipeline (admin) -----------------------------------------------------------------------
+
+def quote(text: str) -> str:
+    return "\n".join("> " + line if line else ">" for line in (text or "").splitlines())
+
+
+def add_note(enquiry: Enquiry, actor: AdminUser, body: str) -> EnquiryMessage:
+    note = EnquiryMessage(enquiry=enquiry, kind=EnquiryMessage.NOTE, body=body.strip(), author_id=actor.id)
+    db.session.add(note)
+    AuditLog.record(actor, "enquiry.note", enquiry)
+    return note
+
+
+def set_status(enquiry: Enquiry, actor: AdminUser, status: str) -> None:
+    if status not in Enquiry.STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    if status == enquiry.status:
+        raise NotAllowed(f"This enquiry is already {status}.")
+    previous = enquiry.status
+    enquiry.status = status
+    AuditLog.record(actor, "enquiry.status", enquiry, previous=previous, status=status)
+
+
+def reply(enquiry: Enquiry, actor: AdminUser, subject: str, body: str) -> EnquiryMessage:
+    """Queue the consultant's reply (Reply-To the consultant, the client's message quoted) and keep it in the thread."""
+    config = current_app.config
+    message = queue_email(
+        "enquiry_reply",
+        to=enquiry.email,
+        to_name=enquiry.name,
+        reply_to=config["CONSULTANT_EMAIL"],
+        reply_to_name=config["CONSULTANT_NAME"],
+        related=f"enquiry:{enquiry.id}",
+        enquiry=enquiry,
+        subject=subject,
+        body=body.strip(),
+        quoted=quote(enquiry.message),
+    )
+    db.session.flush()
+    entry = EnquiryMessage(enquiry=enquiry, kind=EnquiryMessage.REPLY, body=body.strip(), author_id=actor.id,
+                           outbox_message_id=message.id)
+    db.session.add(entry)
+    # A reply moves a new enquiry along the pipeline; it never moves a quoted or won one back.
+    if enquiry.status in (Enquiry.NEW, Enquiry.SPAM):
+        enquiry.status = Enquiry.REPLIED
+        enquiry.spam_reason = None
+    AuditLog.record(actor, "enquiry.reply", enquiry, outbox_message_id=message.id)
+    return entry
+
+
+def default_reply_subject(enquiry: Enquiry) -> str:
+    if enquiry.kind == Enquiry.PRIVATE_TRAINING:
+        title = enquiry.course.title if enquiry.course else "training"
+        return f"Re: Private {title} request"
+    return f"Re: Your enquiry to {current_app.config['CONSULTANT_NAME']}"
+
+
+def mark_not_spam(enquiry: Enquiry, actor: AdminUser) -> None:
+    if enquiry.status != Enquiry.SPAM:
+        raise NotAllowed("This enquiry is not marked as spam.")
+    reason = enquiry.spam_reason
+    enquiry.status = Enquiry.NEW
+    enquiry.spam_reason = None
+    queue_enquiry_emails(enquiry)  # what the spam trap held back
+    AuditLog.record(actor, "enquiry.not_spam", enquiry, spam_reason=reason)
+
+
+DATE_PATTERN = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
+
+
+def proposed_start(enquiry: Enquiry) -> datetime | None:
+    """The first ISO date in the client's preferred dates, as a naive 09:00 (for prefilling a form)."""
+    match = DATE_PATTERN.search(enquiry.preferred_dates or "")
+    if not match:
+        return None
+    try:
+        return datetime(int(match[1]), int(match[2]), int(match[3]), 9, 0)
+    except ValueError:
+        return None
+
+
+def schedule_private_session(enquiry: Enquiry, actor: AdminUser, *, course_id: int, starts_at: datetime,
+                             ends_at: datetime, timezone: str, mode: str, location: str,
+                             capacity: int) -> TrainingSession:
+    if enquiry.kind != Enquiry.PRIVATE_TRAINING:
+        raise NotAllowed("Only a private-training request can be scheduled.")
+    session = TrainingSession(
+        course_id=course_id, starts_at=starts_at, ends_at=ends_at, timezone=timezone, mode=mode,
+        location=location or "", capacity=capacity, is_private=True, enquiry_id=enquiry.id,
+    )
+    db.session.add(session)
+    db.session.flush()
+    AuditLog.record(actor, "enquiry.schedule", enquiry, session_id=session.id)
+    return session

@@ -1,0 +1,37 @@
+"""/contact: the enquiry form and its thank-you page."""
+from __future__ import annotations
+
+from flask import redirect, render_template, request, url_for
+
+from blueprints.enquiries import bp
+from blueprints.enquiries.forms import ContactForm
+from blueprints.enquiries.operations import REPLY_PROMISE, submit_enquiry, topic_choices
+from extensions import limiter
+from web.spam import arm, spam_reason
+
+FORM_NAME = "contact"
+
+
+@bp.route("/contact", methods=["GET", "POST"], endpoint="form")
+@limiter.limit("5/minute;50/day", methods=["POST"])
+def contact_form():
+    topics = topic_choices()
+    form = ContactForm(topics=topics)
+    if request.method == "GET":
+        wanted = request.args.get("topic", "")
+        if wanted in dict(topics):
+            form.topic.data = wanted
+        arm(form, FORM_NAME)
+    elif form.validate_on_submit():
+        submit_enquiry(
+            name=form.name.data, email=form.email.data, company=form.company.data or "",
+            topic=form.topic.data, message=form.message.data, spam_reason=spam_reason(form, FORM_NAME),
+        )
+        # A trapped submission sees the same page, so a bot learns nothing.
+        return redirect(url_for("enquiries.thanks"), code=303)
+    return render_template("enquiries/form.html", form=form)
+
+
+@bp.get("/contact/thanks", endpoint="thanks")
+def thanks():
+    return render_template("enquiries/thanks.html", reply_promise=REPLY_PROMISE)

@@ -1,0 +1,226 @@
+"""The training area's admin screens: sessions, bookings and courses.
+
+The booking rules (seats, states, emails) are the training area's operations;
+these routes only call them and report what happened.
+"""
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import select
+
+from blueprints.admin import bp
+from blueprints.forms import ActionForm, options, utc_to_local
+from blueprints.training import operations as training
+from blueprints.training.forms import CourseForm, SessionForm
+from extensions import db
+from models import AuditLog, Booking, Course, TrainingSession, utcnow
+from models.base import slug_taken
+from models.training import BookingError
+from web.markdown import render_markdown
+
+CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def get_session(session_id: int) -> TrainingSession:
+    session = db.session.get(TrainingSession, session_id)
+    if session is None:
+        abort(404)
+    return session
+
+
+def get_booking(booking_id: int) -> Booking:
+    booking = db.session.get(Booking, booking_id)
+    if booking is None:
+        abort(404)
+    return booking
+
+
+def course_options():
+    return options((c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.position, Course.title)))
+
+
+@bp.get("/sessions")
+def sessions():
+    show = request.args.get("show", "upcoming")
+    held = TrainingSession.seats_held_column()
+    query = select(TrainingSession, held.label("held"))
+    now = utcnow()
+    if show == "past":
+        query = query.where(TrainingSession.starts_at <= now).order_by(TrainingSession.starts_at.desc())
+    else:
+        show = "upcoming"
+        query = query.where(TrainingSession.starts_at > now).order_by(TrainingSession.starts_at)
+    rows = db.session.execute(query.limit(200)).all()
+    pending = db.session.scalars(
+        select(Booking).where(Booking.status == Booking.PENDING).order_by(Booking.created_at)).all()
+    return render_template("admin/sessions.html", rows=rows, show=show, pending=pending)
+
+
+@bp.route("/sessions/new", methods=["GET", "POST"])
+def session_new():
+    form = SessionForm()
+    form.course_id.choices = course_options()
+    if request.method == "GET":
+        form.course_id.data = request.args.get("course_id", type=int)
+    if form.validate_on_submit():
+        starts_at, ends_at = form.instants()
+        session = TrainingSession(
+            course_id=form.course_id.data, starts_at=starts_at, ends_at=ends_at, timezone=form.timezone.data,
+            mode=form.mode.data, location=form.location.data or "", capacity=form.capacity.data,
+        )
+        db.session.add(session)
+        db.session.flush()
+        AuditLog.record(current_user, "session.create", session)
+        db.session.commit()
+        flash("Session scheduled.", "success")
+        return redirect(url_for("admin.session", session_id=session.id), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/session_form.html", form=form, session=None), status
+
+
+@bp.get("/sessions/<int:session_id>")
+def session(session_id: int):
+    session = get_session(session_id)
+    return render_template("admin/session.html", session=session, held=session.seats_held, left=session.seats_left,
+                           action_form=ActionForm(formdata=None))
+
+
+@bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
+def session_edit(session_id: int):
+    """Edit a session; a new date or time goes through the training area's reschedule (it tells everyone booked)."""
+    session = get_session(session_id)
+    if session.status == TrainingSession.CANCELLED:
+        flash("This session is cancelled; it can no longer be changed.", "warning")
+        return redirect(url_for("admin.session", session_id=session.id), code=303)
+    form = SessionForm(obj=session)
+    form.course_id.choices = course_options()
+    if request.method == "GET":
+        form.starts_at.data = utc_to_local(session.starts_at, session.timezone)
+        form.ends_at.data = utc_to_local(session.ends_at, session.timezone)
+    if form.validate_on_submit():
+        problems = session.edit_problems(course_id=form.course_id.data, capacity=form.capacity.data)
+        for field, message in problems.items():
+            form[field].errors.append(message)
+        if not problems:
+            starts_at, ends_at = form.instants()
+            moved = starts_at != session.starts_at or ends_at != session.ends_at
+            try:
+                if moved:  # the training operation commits the move and tells everyone booked
+                    session = training.reschedule_session(session, starts_at, ends_at, current_user)
+            except BookingError as error:
+                db.session.rollback()
+                form.starts_at.errors.append(str(error))
+            else:
+                session.course_id, session.timezone = form.course_id.data, form.timezone.data
+                session.mode, session.location = form.mode.data, form.location.data or ""
+                session.capacity = form.capacity.data
+                if db.session.is_modified(session):
+                    AuditLog.record(current_user, "session.update", session)
+                db.session.commit()
+                flash("Session rescheduled; everyone booked is told." if moved else "Session saved.", "success")
+                return redirect(url_for("admin.session", session_id=session.id), code=303)
+    status = 400 if request.method == "POST" else 200
+    return render_template("admin/session_form.html", form=form, session=session), status
+
+
+@bp.post("/sessions/<int:session_id>/cancel")
+def session_cancel(session_id: int):
+    session = get_session(session_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        training.cancel_session(session, current_user, message=form.message.data or "")
+    except BookingError as error:
+        db.session.rollback()
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash("Session cancelled; everyone booked is told.", "success")
+    return redirect(url_for("admin.session", session_id=session_id), code=303)
+
+
+BOOKING_ACTIONS = {
+    "confirm": (training.confirm_booking, "Booking confirmed; the client is told."),
+    "decline": (training.decline_booking, "Booking declined; the client is told."),
+    "cancel": (training.cancel_booking, "Booking cancelled; the client is told."),
+}
+
+
+@bp.post("/bookings/<int:booking_id>/<any(confirm, decline, cancel):action>")
+def booking_action(booking_id: int, action: str):
+    booking = get_booking(booking_id)
+    session_id = booking.session_id
+    form = ActionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    operation, done = BOOKING_ACTIONS[action]
+    try:
+        operation(booking, current_user, message=form.message.data or "")
+    except BookingError as error:
+        db.session.rollback()
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash(done, "success")
+    return redirect(url_for("admin.session", session_id=session_id) + f"#booking-{booking_id}", code=303)
+
+
+def csv_cell(value) -> str:
+    """A spreadsheet must never run a cell as a formula (CSV injection)."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+@bp.get("/sessions/<int:session_id>/attendees.csv")
+def session_attendees_csv(session_id: int):
+    session = get_session(session_id)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for b in session.bookings:
+        writer.writerow([csv_cell(v) for v in (b.name, b.email, b.company, b.seats, b.status,
+                                                b.created_at.isoformat(timespec="seconds"))])
+    day = session.starts_at.date().isoformat()
+    filename = f"attendees-{session.course.slug}-{day}.csv"
+    return Response(out.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+    })
+
+
+@bp.route("/courses/new", methods=["GET", "POST"], endpoint="course_new")
+@bp.route("/courses/<int:course_id>", methods=["GET", "POST"], endpoint="course_edit")
+def course_edit(course_id: int | None = None):
+    course = db.get_or_404(Course, course_id) if course_id is not None else None
+    form = CourseForm(obj=course)
+    if form.validate_on_submit():
+        if slug_taken(Course, form.slug.data, course_id):
+            form.slug.errors.append("Another course already uses this slug.")
+        else:
+            created = course is None
+            if created:
+                course = Course(formats=["online", "on-site", "private"], outline=[], tags=[])
+                db.session.add(course)
+            form.populate_obj(course)
+            course.summary = course.summary or ""
+            course.description = course.description or ""
+            course.prerequisites = course.prerequisites or ""
+            course.currency = (course.currency or "").upper() or None
+            course.position = course.position or 0
+            course.description_html = render_markdown(course.description)
+            db.session.flush()
+            AuditLog.record(current_user, "course.create" if created else "course.update", course)
+            db.session.commit()
+            flash("Course saved.", "success")
+            return redirect(url_for("admin.course_edit", course_id=course.id), code=303)
+    status = 400 if request.method == "POST" else 200
+    sessions = []
+    if course is not None:
+        sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.course_id == course.id)
+                                      .order_by(TrainingSession.starts_at.desc())).all()
+    return render_template("admin/course_form.html", form=form, course=course, sessions=sessions), status

@@ -1,0 +1,57 @@
+"""`flask outbox …`: mail delivery workers and the outbox's state."""
+from __future__ import annotations
+
+import click
+
+from extensions import db
+
+
+@click.group("outbox")
+def outbox_group() -> None:
+    """Deliver queued email."""
+
+
+@outbox_group.command("deliver")
+@click.option("--loop", is_flag=True, help="Keep running as a worker until SIGTERM or Ctrl-C.")
+@click.option("--interval", default=5.0, show_default=True, help="Seconds between polls with --loop.")
+def outbox_deliver(loop: bool, interval: float) -> None:
+    """Deliver every due message once (or keep delivering with --loop); safe to run several at once."""
+    import signal
+    import threading
+
+    from mail import delivery as mailer
+
+    if not loop:
+        report = mailer.deliver_pending(worker=mailer.worker_name("cli"))
+        click.echo(f"Outbox: {report}.")
+        for error in report.errors[:20]:
+            click.echo(f"  {error}", err=True)
+        return
+
+    stop = threading.Event()
+
+    def request_stop(signum, _frame):
+        click.echo(f"Outbox worker: {signal.Signals(signum).name} received, stopping after the current message.")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    worker = mailer.worker_name("loop")
+    click.echo(f"Outbox worker {worker} polling every {interval:g} s.")
+
+    def report_pass(report):
+        if report.sent or report.retrying or report.failed or report.released:
+            click.echo(f"Outbox: {report}.")
+
+    mailer.run_worker(stop, interval, on_pass=report_pass, worker=worker)
+    click.echo("Outbox worker stopped.")
+
+
+@outbox_group.command("status")
+def outbox_status() -> None:
+    """How many messages are pending, sending, sent and failed."""
+    from models import OutboxMessage
+
+    counts = OutboxMessage.counts(db.session)
+    click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in (OutboxMessage.PENDING, OutboxMessage.SENDING,
+                                                             OutboxMessage.SENT, OutboxMessage.FAILED)))

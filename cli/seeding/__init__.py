@@ -1,0 +1,32 @@
+"""`flask seed`: load content/ into the database, idempotently.
+
+Rows are matched by slug and only ever inserted: running it twice changes
+nothing, and what the consultant edited in the admin is never overwritten.
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
+
+
+def load_toml(name: str) -> dict:
+    with open(CONTENT_DIR / name, "rb") as handle:
+        return tomllib.load(handle)
+
+
+def seed_all(*, demo: bool = False) -> dict[str, int]:
+    """Seed everything; returns how many rows of each kind were added."""
+    from cli.seeding.courses import seed_courses
+    from cli.seeding.posts import seed_posts
+    from cli.seeding.services import seed_services
+    from extensions import db
+
+    added = {"services": seed_services(), "courses": seed_courses(), "posts": seed_posts()}
+    if demo:
+        from cli.seeding.demo import seed_demo_sessions
+
+        added["demo sessions"] = seed_demo_sessions()
+    db.session.commit()
+    return added

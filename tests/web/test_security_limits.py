@@ -1,0 +1,169 @@
+"""Limits: request size, form field lengths, and a rate limit on every POST endpoint."""
+from __future__ import annotations
+
+import pytest
+from flask_wtf import FlaskForm
+from sqlalchemy import String
+from wtforms import StringField
+from wtforms.fields.core import UnboundField
+from wtforms.meta import DefaultMeta
+from wtforms.validators import Length
+
+from extensions import db, limiter
+from tests.hardening import known_values, rules_with, urls_for_rule
+from web.spam import SpamTrapFields
+
+# POST endpoints that may go without a rate limit, each with its reason. Keep it short.
+RATE_LIMIT_EXEMPT: dict[str, str] = {}
+
+
+# --- request size ----------------------------------------------------------------------------
+
+def test_a_body_over_max_content_length_gets_the_413_page(app, client):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    assert 0 < limit <= 1024 * 1024
+    for url in ("/contact", "/admin/login", "/", "/no/such/page"):
+        response = client.post(url, data={"message": "x" * (limit + 1)})
+        assert response.status_code == 413, url
+        assert "Too large" in response.get_data(as_text=True)
+
+
+def test_a_form_with_too_many_parts_gets_413(app, client):
+    fields = {f"f{n}": "x" for n in range(app.config["MAX_FORM_PARTS"] + 5)}
+    for rule in rules_with(app, "POST") or []:
+        for url in urls_for_rule(rule, known_values())[:1]:
+            response = client.post(url, data=fields, content_type="multipart/form-data")
+            if response.status_code in (302, 303):  # the admin guard redirects before any form is parsed
+                assert response.headers["Location"].startswith("/admin/login"), url
+            else:
+                assert response.status_code in (400, 404, 413), url
+
+
+def test_a_lying_content_length_is_refused_before_the_body_is_read(client):
+    response = client.post("/contact", data="x", content_type="application/x-www-form-urlencoded",
+                           environ_overrides={"CONTENT_LENGTH": str(10 * 1024 * 1024)})
+    assert response.status_code == 413
+
+
+# --- form field lengths -----------------------------------------------------------------------
+
+def all_form_classes() -> list[type[FlaskForm]]:
+    found, todo = [], list(FlaskForm.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return [cls for cls in found if cls.__module__.startswith("blueprints.")]
+
+
+def string_columns() -> dict[str, list[int]]:
+    """Column name -> lengths of every String(n) column with that name in any model."""
+    columns: dict[str, list[int]] = {}
+    for table in db.metadata.sorted_tables:
+        for column in table.columns:
+            if isinstance(column.type, String) and column.type.length:
+                columns.setdefault(column.name, []).append(column.type.length)
+    return columns
+
+
+def unbound_fields(cls) -> list:
+    """The form's fields, bound without instantiating the form (some forms need constructor arguments)."""
+    fields = []
+    for name in dir(cls):
+        attr = getattr(cls, name, None)
+        if isinstance(attr, UnboundField):
+            field = attr.bind(form=None, name=name, _meta=DefaultMeta())
+            field.process(None)
+            fields.append(field)
+    return fields
+
+
+def length_max(field) -> int | None:
+    maxes = [v.max for v in field.validators if isinstance(v, Length) and v.max not in (None, -1)]
+    return min(maxes) if maxes else None
+
+
+def test_every_text_field_has_a_server_side_maximum_that_fits_its_column(app):
+    columns = string_columns()
+    checked = 0
+    with app.test_request_context():
+        for cls in all_form_classes():
+            for field in unbound_fields(cls):
+                if not isinstance(field, StringField):  # includes TextAreaField, EmailField, …
+                    continue
+                if field.type in ("HiddenField", "CSRFTokenField"):
+                    continue
+                if issubclass(cls, SpamTrapFields) and field.name in vars(SpamTrapFields):
+                    continue  # the honeypot: any value at all marks spam, and it is never stored
+                where = f"{cls.__module__}.{cls.__name__}.{field.name}"
+                maximum = length_max(field)
+                assert maximum is not None, f"{where} has no Length(max=…): the server accepts any length"
+                assert maximum <= 200_000, f"{where} accepts {maximum} characters"
+                if field.name in columns:
+                    assert maximum <= max(columns[field.name]), f"{where}: max {maximum} > column {columns[field.name]}"
+                rendered = str(field())
+                assert f'maxlength="{maximum}"' in rendered, f"{where}: the browser is not told the maximum"
+                checked += 1
+    assert checked >= 40, f"only {checked} text fields found: are the forms still discovered?"
+
+
+# --- rate limits --------------------------------------------------------------------------------
+
+def post_limits(app, rule) -> list:
+    """The Flask-Limiter limits that apply to a POST to this rule (decorated, blueprint, default, application)."""
+    manager = limiter.limit_manager
+    blueprint = rule.endpoint.rpartition(".")[0] or None
+    with app.test_request_context(method="POST"):
+        resolved, decorated = manager.resolve_limits(app, rule.endpoint, blueprint)
+        every = [*resolved, *decorated, *manager.application_limits]
+    return [limit for limit in every if limit.methods is None or "post" in limit.methods]
+
+
+def test_every_post_endpoint_has_a_rate_limit(app):
+    missing = []
+    for rule in rules_with(app, "POST"):
+        if rule.endpoint in RATE_LIMIT_EXEMPT:
+            continue
+        if not post_limits(app, rule):
+            missing.append(f"{rule.rule} ({rule.endpoint})")
+    assert not missing, "POST endpoints without a rate limit (add @limiter.limit or a reason in RATE_LIMIT_EXEMPT): " + ", ".join(missing)
+    assert set(RATE_LIMIT_EXEMPT) <= {r.endpoint for r in rules_with(app, "POST")}, "stale exemptions"
+
+
+@pytest.fixture
+def limited_app(database_url, tmp_path, postgres):
+    from tests.conftest import running_app
+
+    yield from running_app(database_url, tmp_path, {"RATELIMIT_ENABLED": True}, postgres)
+
+
+def test_every_small_post_limit_really_answers_429(limited_app):
+    """The limits found above are enforced: hammer each POST endpoint past its smallest limit."""
+    from tests.factories import make_admin
+
+    app, client = limited_app, limited_app.test_client()
+    make_admin(email="limits@example.com", password="limits password 123")
+    known = known_values()
+    hammered = 0
+    for rule in rules_with(app, "POST"):
+        limits = post_limits(app, rule)
+        if not limits:
+            continue
+        smallest = min(limit.limit.amount for limit in limits)
+        if smallest > 40:  # admin actions: too slow to hammer here; covered by the registry check
+            continue
+        url = urls_for_rule(rule, known)[0]
+        codes = [client.post(url, data={}).status_code for _ in range(smallest + 1)]
+        assert 429 in codes, f"{url}: {smallest} allowed but {smallest + 1} POSTs gave {codes}"
+        assert 500 not in codes
+        hammered += 1
+    print(f"hammered {hammered} POST endpoints")
+
+
+def test_signed_in_editing_may_send_more_than_the_public_limit(app, client, admin_client):
+    public, admin = app.config["MAX_CONTENT_LENGTH"], app.config["ADMIN_MAX_CONTENT_LENGTH"]
+    article = {"body": "x" * (public * 2)}
+    assert public * 2 < admin
+    assert client.post("/admin/login", data=article).status_code == 413  # anonymous: the public limit
+    assert admin_client.post("/admin/", data=article).status_code == 405  # read past the public limit
+    assert admin_client.post("/admin/", data={"body": "x" * (admin + 1)}).status_code == 413
