@@ -8,7 +8,7 @@ from flask import Flask
 
 import cli
 import web
-from config import check_settings, load_settings
+from config import check_settings, derive_settings, load_settings
 from extensions import csrf, db, limiter, login_manager, mail, migrate
 from mail.thread import init_app as init_outbox_thread
 from models.transactions import configure_engine
@@ -20,6 +20,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_settings(Path(app.instance_path), (config or {}).get("APP_ENV")))
     if config:
         app.config.update(config)
+    derive_settings(app.config)
     check_settings(app.config)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 DEFAULT_INSTANCE = BASE_DIR / "instance"
@@ -185,6 +186,20 @@ def _development_secret(instance_path: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def derive_settings(config) -> None:
+    """Settings that follow from others once every override is in: Flask's URL building from SITE_URL.
+
+    url_for(..., _external=True) then names the site's own host and scheme in emails, invites,
+    feeds and the sitemap, whatever Host header a request came with.
+    """
+    site = urlsplit(config["SITE_URL"])
+    config.setdefault("SERVER_NAME", None)
+    if not config["SERVER_NAME"]:
+        config["SERVER_NAME"] = site.netloc or "localhost"
+    config["PREFERRED_URL_SCHEME"] = site.scheme or "http"
+    config["APPLICATION_ROOT"] = site.path or "/"
 
 
 def check_settings(config) -> None:
