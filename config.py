@@ -200,6 +200,8 @@ def derive_settings(config) -> None:
         config["SERVER_NAME"] = site.netloc or "localhost"
     config["PREFERRED_URL_SCHEME"] = site.scheme or "http"
     config["APPLICATION_ROOT"] = site.path or "/"
+    # The site's host name alone (no port): Message-IDs, calendar UIDs, the host check.
+    config["SITE_HOST"] = (site.hostname or "localhost").lower()
 
 
 def check_settings(config) -> None:
