@@ -33,8 +33,9 @@ serve: $(VENV)/.runtime
 	APP_ENV=production $(FLASK) db upgrade
 	APP_ENV=production PORT=$(PORT) $(VENV)/bin/gunicorn --config gunicorn.conf.py 'app:create_app()'
 
-## test: the whole suite on SQLite, then again on PostgreSQL (required in CI, skipped with a note elsewhere)
+## test: lint, the whole suite on SQLite, then the database tests again on PostgreSQL (required in CI, skipped with a note elsewhere)
 test: $(VENV)/.dev
+	$(VENV)/bin/ruff check .
 	$(MAKE) --no-print-directory test-sqlite
 	@if [ "$${CI:-}" = "true" ] || $(PY) -c "import psycopg,sys; psycopg.connect('$(subst +psycopg,,$(TEST_POSTGRES_URL))', connect_timeout=2).close()" 2>/dev/null; then \
 		$(MAKE) --no-print-directory test-postgres; \
@@ -42,13 +43,16 @@ test: $(VENV)/.dev
 		echo "PostgreSQL not reachable at $(TEST_POSTGRES_URL): skipped the PostgreSQL run (set TEST_POSTGRES_URL)."; \
 	fi
 
-test-sqlite: $(VENV)/.dev test-tools
-	$(PY) -m pytest
+# Parallel workers (pytest-xdist): TEST_WORKERS=auto is one per core; each worker has its own databases and ports.
+TEST_WORKERS ?= auto
 
-# The second pass re-runs everything that touches the database; the fuzzers' budget there is smaller, since
-# what they find (form validation, escaping) does not depend on the database and the SQLite pass ran 200 a form.
+test-sqlite: $(VENV)/.dev test-tools
+	$(PY) -m pytest -n $(TEST_WORKERS)
+
+# The second pass re-runs only what touches the database (the `database` marker); the fuzzers' budget there is
+# smaller, since what they find (form validation, escaping) does not depend on the database and the SQLite pass ran 200 a form.
 test-postgres: $(VENV)/.dev
-	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(PY) -m pytest -m "not browser"
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-50} $(PY) -m pytest -n $(TEST_WORKERS) -m "database and not browser"
 
 ## test-tools: the Nu HTML Checker and Lighthouse from npm, exact versions from package-lock.json (needs npm; Java runs vnu)
 test-tools:

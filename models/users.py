@@ -4,6 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
+from flask import current_app
 from flask_login import UserMixin
 from sqlalchemy import Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -11,6 +12,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
 from models.base import UTCDateTime, utcnow
+
+
+def password_hash_method() -> str:
+    """scrypt in production; testing sets a cheap method so sign-in tests are not dominated by hashing."""
+    return current_app.config.get("PASSWORD_HASH_METHOD") or "scrypt"
 
 
 class AdminUser(UserMixin, db.Model):
@@ -27,7 +33,7 @@ class AdminUser(UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=password_hash_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

@@ -1,12 +1,15 @@
 """Shared fixtures: an app per test on a real database, a real SMTP server, logged-in clients.
 
 Database: SQLite (a fresh file per test) by default; PostgreSQL when
-TEST_DATABASE_URL is set (one throwaway database per run, tables emptied
-after each test). In CI (CI=true) anything a test needs that is missing
-fails the test; elsewhere it skips, saying what is missing.
+TEST_DATABASE_URL is set (one throwaway database per run and xdist worker, tables
+emptied after each test). Contexts are as in production: the `app` fixture holds
+none, each test-client request gets a fresh one, and the test's own code runs in
+one of its own (`test_context`). In CI (CI=true) anything a test needs that is
+missing fails the test; elsewhere it skips, saying what is missing.
 """
 from __future__ import annotations
 
+import contextvars
 import os
 import smtplib
 import socket
@@ -15,6 +18,8 @@ from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
+from flask import current_app, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -39,6 +44,17 @@ settings.register_profile("ci", max_examples=int(os.environ.get("FUZZ_EXAMPLES",
                           deadline=timedelta(seconds=5), database=None, **_FUZZ_BASE)
 settings.register_profile("fuzz", max_examples=int(os.environ.get("FUZZ_EXAMPLES", 2000)), deadline=None, **_FUZZ_BASE)
 settings.register_profile("quick", max_examples=20, derandomize=True, deadline=None, database=None, **_FUZZ_BASE)
+
+
+# Tests that touch the database, marked so the PostgreSQL pass (`make test-postgres`) runs only them.
+DATABASE_FIXTURES = {"app", "mail_app", "database_url", "empty_database_url", "postgres", "db_session", "client",
+                     "admin_client", "runner", "admin_user"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if DATABASE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.database)
 
 
 def require(what: str, reason: str) -> None:
@@ -120,6 +136,23 @@ def empty_database_url(postgres, tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'empty.db'}"
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a fresh context, as a real server's does.
+
+    Flask reuses an app context already pushed for the same app, so without this each request
+    would share the test's own `g` and database session. Afterwards the test's session starts
+    a new transaction, so the test's own code sees what the request committed.
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context() and current_app._get_current_object() is self.application:
+            from extensions import db
+
+            db.session.rollback()
+        return response
+
+
 def make_app(database_url: str, tmp_path: Path, **overrides):
     from app import create_app
 
@@ -130,7 +163,9 @@ def make_app(database_url: str, tmp_path: Path, **overrides):
         "MAIL_DIR": str(tmp_path / "mail"),
     }
     config.update(overrides)
-    return create_app(config)
+    app = create_app(config)
+    app.test_client_class = IsolatedClient
+    return app
 
 
 @pytest.fixture
@@ -145,30 +180,47 @@ def app(database_url, tmp_path, app_config, postgres):
 
 
 def running_app(database_url, tmp_path, app_config, postgres):
-    """An app inside its context on a database with every table; emptied afterwards."""
+    """An app on a database with every table, outside any context (as the Flask tutorial's); emptied afterwards."""
     from extensions import db
 
     app = make_app(database_url, tmp_path, **app_config)
-
-    def forget_previous_user():
-        # A test keeps one app context, so `g` outlives each request; Flask-Login caches the
-        # signed-in user there, which would let one test client act as another's user.
-        from flask import g
-
-        g.pop("_login_user", None)
-
-    app.before_request_funcs.setdefault(None, []).insert(0, forget_previous_user)  # before any hook reads the user
-
     with app.app_context():
         if postgres is None:
             db.create_all()
-        yield app
-        db.session.remove()
+    yield app
+    with app.app_context():
         if postgres is not None:
             tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
             with db.engine.begin() as conn:
                 conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
         db.engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def test_context(request):
+    """The test's own code (its fixtures' factories, its queries) runs in an app context of its own.
+
+    Opened here rather than by `app`, and never shared with a request: IsolatedClient gives each
+    request a fresh one. The app is whichever app fixture the test uses (`app`, `mail_app`, …).
+    """
+    from flask import Flask
+
+    names = [n for n in request.fixturenames if n.endswith("app") and n != "app_config"]
+    target = None
+    for name in names:
+        value = request.getfixturevalue(name)
+        if isinstance(value, Flask):
+            target = value
+            if name != "app":
+                break  # a test's own app fixture wins over the plain one it may also use
+    if target is None:
+        yield
+        return
+    from extensions import db
+
+    with target.app_context():
+        yield
+        db.session.remove()
 
 
 @pytest.fixture

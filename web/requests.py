@@ -65,7 +65,6 @@ def init_converters(app: Flask) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from extensions import db
     from web.security import check_host
 
     def start_request():
@@ -88,14 +87,3 @@ def init_app(app: Flask) -> None:
     def echo_request_id(response):
         response.headers["X-Request-ID"] = g.get("request_id", "")
         return response
-
-    @app.teardown_request
-    def end_open_transaction(_error):
-        """Whatever a request did not commit ends with it, and so does its SQLite write lock.
-
-        Flask-SQLAlchemy also rolls back when the app context ends; doing it per request
-        keeps that true where one app context outlives many requests (the CLI).
-        """
-        session = db.session()
-        if session.in_transaction():
-            session.rollback()

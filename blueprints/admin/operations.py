@@ -23,16 +23,19 @@ from models import (
     OutboxMessage,
     utcnow,
 )
+from models.users import password_hash_method
 
 # --- sign-in -------------------------------------------------------------------------------
 
-_DUMMY_HASH: list[str] = []
+_DUMMY_HASHES: dict[str, str] = {}
 
 
 def _dummy_hash() -> str:
-    if not _DUMMY_HASH:
-        _DUMMY_HASH.append(generate_password_hash("not a real password"))
-    return _DUMMY_HASH[0]
+    """A hash made the same way as real ones, so an unknown address costs the same time as a known one."""
+    method = password_hash_method()
+    if method not in _DUMMY_HASHES:
+        _DUMMY_HASHES[method] = generate_password_hash("not a real password", method=method)
+    return _DUMMY_HASHES[method]
 
 
 def authenticate(email: str, password: str, now: datetime | None = None) -> AdminUser | None:

@@ -198,7 +198,8 @@ def test_post_without_csrf_token_is_refused(app_config, app, admin_user):
 def test_login_is_rate_limited_per_address(app_config, request):
     app_config.update(RATELIMIT_ENABLED=True, ADMIN_LOGIN_RATE_LIMIT="3/minute")
     app = request.getfixturevalue("app")
-    request.getfixturevalue("admin_user")
+    with app.app_context():
+        request.getfixturevalue("admin_user")
     client = app.test_client()
     for _ in range(3):
         assert login(client, password="wrong").status_code == 200

@@ -49,3 +49,32 @@ def test_database_urls_use_psycopg():
     assert normalise_database_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert normalise_database_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_passwords_are_hashed_with_scrypt_outside_tests():
+    from app import create_app
+    from models import AdminUser
+
+    for mode, extra in (("production", {"SECRET_KEY": "k" * 64}), ("development", {})):
+        app = create_app({"APP_ENV": mode, "SQLALCHEMY_DATABASE_URI": "sqlite://", **extra})
+        with app.app_context():
+            user = AdminUser(email="someone@example.com")
+            user.set_password("a long enough password")
+            assert user.password_hash.startswith("scrypt:"), mode
+            assert user.check_password("a long enough password")
+
+
+def test_site_url_sets_how_absolute_urls_are_built(tmp_path):
+    from flask import url_for
+
+    from app import create_app
+
+    app = create_app({"APP_ENV": "testing", "SITE_URL": "https://consult.example:8443", "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    assert (app.config["SERVER_NAME"], app.config["PREFERRED_URL_SCHEME"], app.config["SITE_HOST"]) == (
+        "consult.example:8443", "https", "consult.example")
+    with app.app_context():
+        assert url_for("blog.post", slug="virtualization-and-containerization", _external=True) == (
+            "https://consult.example:8443/blog/virtualization-and-containerization")
+    # A request that came in under another allowed name still links to the site's own host.
+    with app.test_request_context("/", base_url="http://127.0.0.1:5000"):
+        assert url_for("site.home", _external=True).startswith("http://consult.example:8443/")

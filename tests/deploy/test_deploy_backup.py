@@ -19,7 +19,8 @@ def app_on(url: str, tmp_path: Path, postgres, **config):
     runs = running_app(url, tmp_path, config, postgres)
     app = next(runs)
     try:
-        yield app
+        with app.app_context():
+            yield app
     finally:
         next(runs, None)
 
