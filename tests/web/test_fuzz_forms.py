@@ -13,6 +13,9 @@ fields and wrong types, and checks:
 Budget: HYPOTHESIS_PROFILE=fuzz (`make fuzz`, FUZZ_EXAMPLES=2000 by default) for a long run; the
 default "ci" profile runs a fixed, derandomised budget: FUZZ_EXAMPLES (200) per public form with
 text fields, a quarter of that per admin form, an eighth per button that posts only hidden fields.
+
+One module (over 300 lines) because discovery, strategies and checks are one machine, which
+tests/web/test_security_xss.py imports whole.
 """
 from __future__ import annotations
 
