@@ -7,13 +7,14 @@ from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text, s
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from models.base import UTCDateTime, utcnow
+from models.base import RenderedMarkdown, UTCDateTime, utcnow
 
 
-class Service(db.Model):
+class Service(RenderedMarkdown, db.Model):
     """One consultancy area (Public Cloud, Network…), shown at /services/<slug>."""
 
     __tablename__ = "services"
+    markdown_columns = {"body": "body_html"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -49,10 +50,11 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(String(60))
 
 
-class Post(db.Model):
+class Post(RenderedMarkdown, db.Model):
     """A blog article. Markdown is rendered and sanitised when saved, never per request."""
 
     __tablename__ = "posts"
+    markdown_columns = {"body": "body_html"}
 
     DRAFT = "draft"
     PUBLISHED = "published"
@@ -78,6 +80,13 @@ class Post(db.Model):
     comments: Mapped[list[Comment]] = relationship(
         back_populates="post", cascade="all, delete-orphan", order_by="Comment.created_at"
     )
+
+    def render_column(self, source: str, text: str | None) -> None:
+        """The HTML, and what the article page shows beside it: the table of contents and the reading time."""
+        from web.markdown import render_document
+
+        rendered = render_document(text or "")
+        self.body_html, self.toc, self.reading_minutes = rendered.html, rendered.toc, rendered.reading_minutes
 
     def is_visible(self, now: datetime | None = None) -> bool:
         now = now or utcnow()

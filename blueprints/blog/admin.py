@@ -76,7 +76,6 @@ def post_edit(post_id: int | None = None):
             if post.status == Post.PUBLISHED and post.published_at is None:
                 post.published_at = utcnow()
             ops.set_post_tags(post, form.tag_names())
-            ops.render_post(post)
             db.session.flush()
             AuditLog.record(current_user, "post.create" if created else "post.update", post, status=post.status)
             db.session.commit()

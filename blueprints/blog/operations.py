@@ -11,21 +11,8 @@ from sqlalchemy import func, select
 from extensions import db
 from models import AuditLog, Comment, Course, Post, Tag, post_tags
 from models.base import utcnow
-from web.markdown import render_document
 
 PER_PAGE = 10
-
-
-def render_post(post: Post) -> Post:
-    """(Re)render a post from its Markdown: body_html, toc and reading_minutes. Call it on every save.
-
-    The caller commits. Unsafe HTML (scripts, handlers, javascript: links, iframes) is removed here.
-    """
-    rendered = render_document(post.body or "")
-    post.body_html = rendered.html
-    post.toc = rendered.toc
-    post.reading_minutes = rendered.reading_minutes
-    return post
 
 
 @dataclass
@@ -221,4 +208,4 @@ def set_post_tags(post: Post, names: list[str]) -> None:
 
 def render_preview(body: str) -> str:
     """The post body as it would be published, without saving anything."""
-    return render_post(Post(body=body or "")).body_html
+    return Post(body=body or "").body_html
