@@ -58,7 +58,7 @@ def comment(slug: str):
         abort(404)
     form = CommentForm()
     if not form.validate():
-        return _render_post(item, form)
+        return _render_post(item, form), 422
     ops.submit_comment(item, name=form.name.data, email=form.email.data, body=form.body.data,
                        spam_reason=spam.spam_reason(form, COMMENT_FORM))
     db.session.commit()

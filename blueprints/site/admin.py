@@ -39,5 +39,5 @@ def service_edit(service_id: int | None = None):
             db.session.commit()
             flash("Service saved.", "success")
             return redirect(url_for("admin.service_edit", service_id=service.id), code=303)
-    status = 400 if request.method == "POST" else 200
+    status = 422 if request.method == "POST" else 200
     return render_template("admin/service_form.html", form=form, service=service), status
