@@ -16,7 +16,6 @@ def posts_group() -> None:
 @click.argument("slugs", nargs=-1)
 def posts_render(slugs: tuple[str, ...]) -> None:
     """Re-render posts from their Markdown (all, or the SLUGS given), e.g. after a rendering change."""
-    from blueprints.blog.operations import render_post
     from models import Post
 
     query = select(Post).order_by(Post.id)
@@ -27,6 +26,6 @@ def posts_render(slugs: tuple[str, ...]) -> None:
     if missing:
         raise click.ClickException(f"no post with slug {', '.join(sorted(missing))}")
     for post in posts:
-        render_post(post)
+        post.rerender()
     db.session.commit()
     click.echo(f"Rendered {len(posts)} post{'' if len(posts) == 1 else 's'}.")

@@ -7,13 +7,15 @@ from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text, s
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from models.base import UTCDateTime, utcnow
+from models.base import RenderedMarkdown, UTCDateTime, utcnow
+from models.transactions import NotAllowed
 
 
-class Service(db.Model):
+class Service(RenderedMarkdown, db.Model):
     """One consultancy area (Public Cloud, Network…), shown at /services/<slug>."""
 
     __tablename__ = "services"
+    markdown_columns = {"body": "body_html"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)
@@ -49,13 +51,17 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(String(60))
 
 
-class Post(db.Model):
+class Post(RenderedMarkdown, db.Model):
     """A blog article. Markdown is rendered and sanitised when saved, never per request."""
 
     __tablename__ = "posts"
+    markdown_columns = {"body": "body_html"}
 
     DRAFT = "draft"
     PUBLISHED = "published"
+    STATUSES = (DRAFT, PUBLISHED)
+    # Not stored: a published post whose time has not come yet.
+    SCHEDULED = "scheduled"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
@@ -79,9 +85,53 @@ class Post(db.Model):
         back_populates="post", cascade="all, delete-orphan", order_by="Comment.created_at"
     )
 
+    def render_column(self, source: str, text: str | None) -> None:
+        """The HTML, and what the article page shows beside it: the table of contents and the reading time."""
+        from web.markdown import render_document
+
+        rendered = render_document(text or "")
+        self.body_html, self.toc, self.reading_minutes = rendered.html, rendered.toc, rendered.reading_minutes
+
     def is_visible(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
         return self.status == self.PUBLISHED and self.published_at is not None and self.published_at <= now
+
+    def state(self, now: datetime | None = None) -> str:
+        """draft, scheduled or published: what the admin shows."""
+        if self.status != self.PUBLISHED:
+            return self.DRAFT
+        return self.PUBLISHED if self.is_visible(now) else self.SCHEDULED
+
+    # --- what the editor's Publish / Unpublish buttons may do ---------------------------------
+
+    def can_publish(self, now: datetime | None = None) -> bool:
+        """A draft, or a scheduled post (published at once)."""
+        return not self.is_visible(now)
+
+    def can_unpublish(self) -> bool:
+        """Published or scheduled: back to draft."""
+        return self.status == self.PUBLISHED
+
+    def set_status(self, status: str, published_at: datetime | None = None, now: datetime | None = None) -> None:
+        """What the editor saves: publishing with no time means now; a future time schedules the post."""
+        if status not in self.STATUSES:
+            raise ValueError(f"unknown post status {status!r}")
+        self.status, self.published_at = status, published_at
+        if status == self.PUBLISHED and published_at is None:
+            self.published_at = now or utcnow()
+
+    def publish(self, now: datetime | None = None) -> None:
+        """Visible from now; a post published before (then unpublished) keeps its original date."""
+        now = now or utcnow()
+        if not self.can_publish(now):
+            raise NotAllowed("This article is already published; nothing was changed.")
+        keep = self.published_at is not None and self.published_at <= now
+        self.set_status(self.PUBLISHED, self.published_at if keep else now)
+
+    def unpublish(self) -> None:
+        if not self.can_unpublish():
+            raise NotAllowed("This article is already a draft; nothing was changed.")
+        self.status = self.DRAFT  # the date stays, so publishing it again does not move it in the list
 
     @classmethod
     def visible(cls, now: datetime | None = None):
@@ -103,6 +153,16 @@ class Comment(db.Model):
     APPROVED = "approved"
     REJECTED = "rejected"
     SPAM = "spam"
+    STATUSES = (PENDING, APPROVED, REJECTED, SPAM)
+    # The moderation queue's actions and the state each leads to. Any decision can be changed
+    # later; none leads back to pending.
+    ACTIONS = {"approve": APPROVED, "reject": REJECTED, "spam": SPAM}
+    TRANSITIONS = {
+        PENDING: {APPROVED, REJECTED, SPAM},
+        APPROVED: {REJECTED, SPAM},
+        REJECTED: {APPROVED, SPAM},
+        SPAM: {APPROVED, REJECTED},
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
@@ -116,3 +176,25 @@ class Comment(db.Model):
     moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
 
     post: Mapped[Post] = relationship(back_populates="comments")
+
+    def can(self, action: str) -> bool:
+        """The moderation queue offers this action on this comment."""
+        return self.ACTIONS.get(action) in self.TRANSITIONS.get(self.status, ())
+
+    def moderate(self, action: str, actor_id: int | None, *, seen_status: str | None = None) -> str:
+        """Apply a moderation action; returns the previous state.
+
+        `seen_status` is the state the moderator was looking at: if it changed since (another tab,
+        another moderator), nothing happens. Raises NotAllowed for a stale or pointless action.
+        """
+        if action not in self.ACTIONS:
+            raise ValueError(f"unknown moderation action {action!r}")
+        if seen_status is not None and self.status != seen_status:
+            raise NotAllowed(f"This comment was already marked {self.status} meanwhile; nothing was changed.")
+        if not self.can(action):
+            raise NotAllowed(f"This comment is already {self.status}; nothing was changed.")
+        previous = self.status
+        self.status = self.ACTIONS[action]
+        self.moderated_at = utcnow()
+        self.moderated_by_id = actor_id
+        return previous

@@ -8,9 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.base import UTCDateTime, utcnow
+from models.transactions import NotAllowed
 
 
 class Enquiry(db.Model):
+    """A contact-form enquiry or a private-training request, and where it stands in the sales pipeline."""
+
     __tablename__ = "enquiries"
 
     CONTACT = "contact"
@@ -24,6 +27,17 @@ class Enquiry(db.Model):
     LOST = "lost"
     SPAM = "spam"
     STATUSES = (NEW, REPLIED, QUOTED, WON, LOST, SPAM)
+    # Every move any operation makes. Along the pipeline the consultant may move an enquiry
+    # anywhere (and mark it spam); spam leaves only through "not spam", which sends what the
+    # spam trap held back, or through a reply, which is the consultant's own judgement.
+    TRANSITIONS = {
+        NEW: {REPLIED, QUOTED, WON, LOST, SPAM},
+        REPLIED: {NEW, QUOTED, WON, LOST, SPAM},
+        QUOTED: {NEW, REPLIED, WON, LOST, SPAM},
+        WON: {NEW, REPLIED, QUOTED, LOST, SPAM},
+        LOST: {NEW, REPLIED, QUOTED, WON, SPAM},
+        SPAM: {NEW, REPLIED},
+    }
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(30), default=CONTACT, index=True)
@@ -50,6 +64,45 @@ class Enquiry(db.Model):
     messages: Mapped[list[EnquiryMessage]] = relationship(
         back_populates="enquiry", cascade="all, delete-orphan", order_by="EnquiryMessage.created_at"
     )
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, set())
+
+    def status_targets(self) -> list[str]:
+        """What the status form offers: the pipeline moves from here (spam leaves by its own button)."""
+        if self.status == self.SPAM:
+            return []
+        return [status for status in self.STATUSES if self.can_become(status)]
+
+    def can_mark_not_spam(self) -> bool:
+        return self.status == self.SPAM
+
+    def can_schedule(self) -> bool:
+        """Only a private-training request becomes a private session."""
+        return self.kind == self.PRIVATE_TRAINING
+
+    def move_to(self, status: str) -> str:
+        """Change the pipeline status through the status form; returns the previous one."""
+        if status not in self.STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        if status == self.status:
+            raise NotAllowed(f"This enquiry is already {status}.")
+        if self.status == self.SPAM:
+            raise NotAllowed("This enquiry is held as spam: use “Not spam” to move it to the inbox.")
+        previous, self.status = self.status, status
+        return previous
+
+    def mark_not_spam(self) -> str | None:
+        """Back to the inbox; returns why the spam trap held it (None if marked spam by hand: its emails went out)."""
+        if not self.can_mark_not_spam():
+            raise NotAllowed("This enquiry is not marked as spam.")
+        reason, self.status, self.spam_reason = self.spam_reason, self.NEW, None
+        return reason
+
+    def record_reply(self) -> None:
+        """A reply moves a new enquiry (or one held as spam) along the pipeline, never a quoted or won one back."""
+        if self.status in (self.NEW, self.SPAM):
+            self.status, self.spam_reason = self.REPLIED, None
 
 
 class EnquiryMessage(db.Model):

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, func, s
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
-from models.base import UTCDateTime, utcnow
+from models.base import RenderedMarkdown, UTCDateTime, utcnow
 
 
 class BookingError(Exception):
@@ -38,8 +38,9 @@ class NotEnoughSeats(BookingError):
             super().__init__(f"Only {seats_left} seat{'s' if seats_left != 1 else ''} left.")
 
 
-class Course(db.Model):
+class Course(RenderedMarkdown, db.Model):
     __tablename__ = "courses"
+    markdown_columns = {"description": "description_html"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(80), unique=True)

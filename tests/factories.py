@@ -8,7 +8,6 @@ from datetime import datetime, timedelta, timezone
 
 from extensions import db
 from models import AdminUser, Booking, Course, Enquiry, Post, Service, Tag, TrainingSession
-from web.markdown import render_markdown
 
 _seq = itertools.count(1)
 
@@ -27,9 +26,8 @@ def make_admin(email: str | None = None, password: str = "a long test password")
 
 def make_service(**fields) -> Service:
     n = next(_seq)
-    body = fields.pop("body", "We do **good** work.")
     defaults = dict(slug=f"service-{n}", title=f"Service {n}", headline="Headline", summary="Summary.",
-                    body=body, body_html=render_markdown(body), offerings=["One", "Two"], position=n)
+                    body="We do **good** work.", offerings=["One", "Two"], position=n)
     return _commit(Service(**{**defaults, **fields}))
 
 
@@ -39,9 +37,8 @@ def make_tag(name: str) -> Tag:
 
 def make_post(**fields) -> Post:
     n = next(_seq)
-    body = fields.pop("body", "Some *text*.")
-    defaults = dict(slug=f"post-{n}", title=f"Post {n}", summary="A summary.", body=body,
-                    body_html=render_markdown(body), status=Post.PUBLISHED,
+    defaults = dict(slug=f"post-{n}", title=f"Post {n}", summary="A summary.", body="Some *text*.",
+                    status=Post.PUBLISHED,
                     published_at=datetime.now(timezone.utc) - timedelta(days=n))
     return _commit(Post(**{**defaults, **fields}))
 
@@ -49,7 +46,7 @@ def make_post(**fields) -> Post:
 def make_course(**fields) -> Course:
     n = next(_seq)
     defaults = dict(slug=f"course-{n}", title=f"Course {n}", summary="Learn things.", description="About it.",
-                    description_html="<p>About it.</p>", duration_days=2, level="Beginner",
+                    duration_days=2, level="Beginner",
                     formats=["online", "on-site", "private"],
                     outline=[{"title": "Module one", "topics": ["a", "b"]}], tags=[], position=n)
     return _commit(Course(**{**defaults, **fields}))

@@ -6,9 +6,9 @@ policy, HSTS over HTTPS, and cookies that are HttpOnly, SameSite and Secure.
 """
 from __future__ import annotations
 
-from urllib.parse import unquote_to_bytes, urlsplit
+from urllib.parse import unquote_to_bytes
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, request
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -27,12 +27,11 @@ LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "[::1]", "::1"}
 PRIVATE_PREFIXES = ("/admin", "/bookings/")
 
 
-def allowed_hosts(app: Flask) -> set[str]:
-    hosts = {h.lower() for h in app.config["ALLOWED_HOSTS"]}
-    site_host = urlsplit(app.config["SITE_URL"]).hostname
-    if site_host:
-        hosts.add(site_host.lower())
-    if app.config["APP_ENV"] != "production":
+def allowed_hosts() -> set[str]:
+    """ALLOWED_HOSTS, the host of SITE_URL, and loopback outside production."""
+    config = current_app.config
+    hosts = {h.lower() for h in config["ALLOWED_HOSTS"]} | {config["SITE_HOST"]}
+    if config["APP_ENV"] != "production":
         hosts |= LOOPBACK_HOSTS
     return hosts
 
@@ -50,7 +49,7 @@ def check_host(app: Flask) -> None:
         return
     if "*" in app.config["ALLOWED_HOSTS"]:
         return
-    if host_name(request.host).lower() not in allowed_hosts(app):
+    if host_name(request.host).lower() not in allowed_hosts():
         abort(400)
 
 

@@ -7,9 +7,12 @@ this blueprint, so they share its guard, its rate limit and its `admin.*` endpoi
 from flask import Blueprint, request, session
 from flask_login import current_user, login_fresh, logout_user
 
-from extensions import login_manager
+from extensions import db, login_manager
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+# Further than any admin list goes; a larger ?page= would overflow the database's OFFSET (a 500).
+MAX_PAGE = 100_000
 
 # Endpoints anyone may reach; every other /admin endpoint requires a signed-in consultant.
 PUBLIC_ENDPOINTS = {"admin.login"}
@@ -30,6 +33,12 @@ def require_login():
         session.clear()
         return login_manager.unauthorized()
     return None
+
+
+def paginate(query, per_page: int):
+    """db.paginate at ?page=: nonsense or < 1 is page 1, past the end an empty page, never a 500."""
+    page = min(request.args.get("page", 1, type=int), MAX_PAGE)
+    return db.paginate(query, page=page, per_page=per_page, error_out=False)
 
 
 # The admin shell's own screens, then each feature's admin screens, which live with the feature.

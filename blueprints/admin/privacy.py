@@ -23,7 +23,7 @@ def render_found(form: PrivacySearchForm, status: int = 200):
 def privacy():
     form = PrivacySearchForm()
     if request.method == "POST" and not form.validate():
-        return render_found(form, 400)
+        return render_found(form, 422)
     return render_found(form)
 
 
@@ -31,7 +31,7 @@ def privacy():
 def privacy_export():
     form = PrivacySearchForm()
     if not form.validate():
-        return render_found(form, 400)
+        return render_found(form, 422)
     data = ops.export_person(form.email.data)
     counts = {k: len(data[k]) for k in ("enquiries", "bookings", "comments", "emails")}
     AuditLog.record(current_user, "privacy.export", None, email_sha256=ops.email_hash(form.email.data), **counts)
@@ -48,12 +48,12 @@ def privacy_erase():
     form = EraseForm()
     email = (form.email.data or "").strip().lower()
     if not email:
-        return render_found(PrivacySearchForm(formdata=None), 400)
+        return render_found(PrivacySearchForm(formdata=None), 422)
     if "confirm_email" not in request.form:
         form = EraseForm(formdata=None, email=email)
         return render_template("admin/privacy_erase.html", form=form, found=ops.find_person(email))
     if not form.validate():
-        return render_template("admin/privacy_erase.html", form=form, found=ops.find_person(email)), 400
+        return render_template("admin/privacy_erase.html", form=form, found=ops.find_person(email)), 422
     counts = ops.erase_person(email, current_user)
     db.session.commit()
     flash("Erased: {enquiries} enquiries, {bookings} bookings, {comments} comments, {outbox} emails. "

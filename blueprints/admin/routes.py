@@ -5,12 +5,13 @@ from flask import current_app, flash, has_request_context, redirect, render_temp
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
-from blueprints.admin import bp
+from blueprints.admin import bp, paginate
 from blueprints.admin.forms import LoginForm, LogoutForm
 from blueprints.admin.operations import authenticate, is_safe_next
 from extensions import db, limiter
 from models import AuditLog, Booking, Comment, Course, Enquiry, OutboxMessage, Post, Service, TrainingSession, utcnow
 
+AUDIT_PER_PAGE = 50
 LOGIN_FAILED = "That email and password do not match an account, or the account is locked for a while. Please try again later."
 
 
@@ -92,12 +93,11 @@ def dashboard():
 
 @bp.get("/audit")
 def audit_log():
-    page = request.args.get("page", 1, type=int)
     action = (request.args.get("action") or "").strip()[:80]
     query = select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
     if action:
         query = query.where(AuditLog.action.startswith(action, autoescape=True))
-    entries = db.paginate(query, page=max(page, 1), per_page=50, error_out=False)
+    entries = paginate(query, AUDIT_PER_PAGE)
     return render_template("admin/audit.html", entries=entries, action=action)
 
 

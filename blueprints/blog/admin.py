@@ -1,4 +1,4 @@
-"""The blog's admin screens: the post editor (draft, schedule, preview) and comment moderation."""
+"""The blog's admin screens: the post editor (draft, schedule, preview, publish) and comment moderation."""
 from __future__ import annotations
 
 from datetime import UTC
@@ -6,47 +6,45 @@ from datetime import UTC
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from blueprints.admin import bp
-from blueprints.blog import operations as blog_ops
+from blueprints.admin import bp, paginate
 from blueprints.blog import operations as ops
-from blueprints.blog.forms import ModerationForm, PostForm
+from blueprints.blog.forms import ModerationForm, PostActionForm, PostForm
 from extensions import db
 from models import AuditLog, Comment, Post, utcnow
 from models.base import slug_taken
+from models.transactions import NotAllowed
 
 PER_PAGE = 25
-STATUSES = (Comment.PENDING, Comment.APPROVED, Comment.REJECTED, Comment.SPAM)
 ACTION_LABELS = {"approve": "Approve", "reject": "Reject", "spam": "Mark as spam"}
 
 
 @bp.get("/comments")
 def comments():
     status = request.args.get("status", Comment.PENDING)
-    if status not in STATUSES:
+    if status not in Comment.STATUSES:
         status = Comment.PENDING
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    results = db.paginate(blog_ops.comments_in(status), page=page, per_page=PER_PAGE, error_out=False)
     return render_template(
-        "admin/comments.html", results=results, status=status, statuses=STATUSES,
-        counts=blog_ops.comment_counts(), actions=ACTION_LABELS,
-        targets=blog_ops.MODERATION_ACTIONS,
+        "admin/comments.html", results=paginate(ops.comments_in(status), PER_PAGE), status=status,
+        statuses=Comment.STATUSES, counts=ops.comment_counts(), actions=ACTION_LABELS,
     )
 
 
 @bp.post("/comments/<int:comment_id>/<action>")
 def moderate_comment(comment_id: int, action: str):
-    if action not in blog_ops.MODERATION_ACTIONS:
+    if action not in Comment.ACTIONS:
         abort(404)
-    comment = db.session.get(Comment, comment_id)
-    if comment is None:
-        abort(404)
+    comment = db.get_or_404(Comment, comment_id)
     form = ModerationForm()
-    if not form.validate_on_submit():
+    if not form.validate_on_submit():  # it holds only the CSRF token and the state seen: a bad token is a 400
         abort(400)
-    seen = form.seen.data if form.seen.data in STATUSES else None
-    result = blog_ops.moderate_comment(comment, action, current_user._get_current_object(), seen_status=seen)
-    db.session.commit()
-    flash(result.message, "success" if result.changed else "warning")
+    seen = form.seen.data if form.seen.data in Comment.STATUSES else None
+    try:
+        ops.moderate_comment(comment, action, current_user._get_current_object(), seen_status=seen)
+    except NotAllowed as error:
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash(f"Comment by {comment.author_name} {comment.status}.", "success")
     return redirect(url_for("admin.comments", status=seen or comment.status), code=303)
 
 
@@ -70,18 +68,36 @@ def post_edit(post_id: int | None = None):
                 post = Post()
                 db.session.add(post)
             post.title, post.slug, post.summary = form.title.data, form.slug.data, form.summary.data or ""
-            post.body, post.status = form.body.data or "", form.status.data
+            post.body = form.body.data or ""
             when = form.published_at.data
-            post.published_at = when.replace(tzinfo=UTC) if when else None
-            if post.status == Post.PUBLISHED and post.published_at is None:
-                post.published_at = utcnow()
+            post.set_status(form.status.data, when.replace(tzinfo=UTC) if when else None)
             ops.set_post_tags(post, form.tag_names())
-            ops.render_post(post)
             db.session.flush()
             AuditLog.record(current_user, "post.create" if created else "post.update", post, status=post.status)
             db.session.commit()
-            state = "scheduled" if post.status == Post.PUBLISHED and post.published_at > utcnow() else post.status
-            flash(f"Post saved ({state}).", "success")
+            flash(f"Post saved ({post.state()}).", "success")
             return redirect(url_for("admin.post_edit", post_id=post.id), code=303)
-    status = 400 if request.method == "POST" and preview is None else 200
-    return render_template("admin/post_form.html", form=form, post=post, preview=preview), status
+    status = 422 if request.method == "POST" and preview is None else 200
+    return render_template("admin/post_form.html", form=form, post=post, preview=preview,
+                           now=utcnow()), status
+
+
+@bp.post("/posts/<int:post_id>/<action>")
+def post_action(post_id: int, action: str):
+    """The Publish / Unpublish buttons of the editor and the content list."""
+    if action not in ops.POST_ACTIONS:
+        abort(404)
+    post = db.get_or_404(Post, post_id)
+    form = PostActionForm()
+    if not form.validate_on_submit():  # only the CSRF token and where to go back to: a bad token is a 400
+        abort(400)
+    try:
+        ops.POST_ACTIONS[action](post, current_user._get_current_object())
+    except NotAllowed as error:
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash(f"“{post.title}” is now {post.state()}.", "success")
+    if form.back.data == "content":
+        return redirect(url_for("admin.content", _anchor="posts"), code=303)
+    return redirect(url_for("admin.post_edit", post_id=post.id), code=303)

@@ -64,6 +64,12 @@ class PostForm(FlaskForm):
         return list(seen.values())
 
 
+class PostActionForm(FlaskForm):
+    """A Publish / Unpublish button; `back` is "content" when it was pressed in the content list."""
+
+    back = HiddenField()
+
+
 class ModerationForm(FlaskForm):
     """One moderation button; `seen` is the state the moderator saw, so a stale click changes nothing."""
 

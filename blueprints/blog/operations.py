@@ -11,21 +11,8 @@ from sqlalchemy import func, select
 from extensions import db
 from models import AuditLog, Comment, Course, Post, Tag, post_tags
 from models.base import utcnow
-from web.markdown import render_document
 
 PER_PAGE = 10
-
-
-def render_post(post: Post) -> Post:
-    """(Re)render a post from its Markdown: body_html, toc and reading_minutes. Call it on every save.
-
-    The caller commits. Unsafe HTML (scripts, handlers, javascript: links, iframes) is removed here.
-    """
-    rendered = render_document(post.body or "")
-    post.body_html = rendered.html
-    post.toc = rendered.toc
-    post.reading_minutes = rendered.reading_minutes
-    return post
 
 
 @dataclass
@@ -124,8 +111,6 @@ def toc_tree(toc: list[dict]) -> list[dict]:
 
 COMMENT_MIN_CHARS = 2
 COMMENT_MAX_CHARS = 3000
-# What the moderation queue may do, and the state each action leads to.
-MODERATION_ACTIONS = {"approve": Comment.APPROVED, "reject": Comment.REJECTED, "spam": Comment.SPAM}
 
 
 def approved_comments(post: Post) -> list[Comment]:
@@ -160,31 +145,14 @@ def submit_comment(post: Post, *, name: str, email: str, body: str, spam_reason:
     return comment
 
 
-@dataclass
-class ModerationResult:
-    changed: bool
-    message: str
-
-
-def moderate_comment(comment: Comment, action: str, actor, *, seen_status: str | None = None) -> ModerationResult:
+def moderate_comment(comment: Comment, action: str, actor, *, seen_status: str | None = None) -> None:
     """Approve, reject or mark a comment as spam, with an audit entry. The caller commits.
 
-    `seen_status` is the state the moderator was looking at: if someone changed it since,
-    nothing happens (a stale action) and the message says so.
+    `seen_status` is the state the moderator was looking at; NotAllowed when it changed since
+    (a stale action) or the comment is already in the state the action leads to.
     """
-    if action not in MODERATION_ACTIONS:
-        raise ValueError(f"unknown moderation action {action!r}")
-    target = MODERATION_ACTIONS[action]
-    if seen_status is not None and comment.status != seen_status:
-        return ModerationResult(False, f"This comment was already marked {comment.status} meanwhile; nothing was changed.")
-    if comment.status == target:
-        return ModerationResult(False, f"This comment is already {target}; nothing was changed.")
-    previous = comment.status
-    comment.status = target
-    comment.moderated_at = utcnow()
-    comment.moderated_by_id = getattr(actor, "id", None)
+    previous = comment.moderate(action, getattr(actor, "id", None), seen_status=seen_status)
     AuditLog.record(actor, f"comment.{action}", comment, previous=previous, post=comment.post.slug)
-    return ModerationResult(True, f"Comment by {comment.author_name} {target}.")
 
 
 def comments_in(status: str):
@@ -195,7 +163,7 @@ def comments_in(status: str):
 
 def comment_counts() -> dict[str, int]:
     rows = db.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
-    counts = {status: 0 for status in MODERATION_ACTIONS.values()} | {Comment.PENDING: 0}
+    counts = dict.fromkeys(Comment.STATUSES, 0)
     counts.update({status: n for status, n in rows})
     return counts
 
@@ -221,4 +189,20 @@ def set_post_tags(post: Post, names: list[str]) -> None:
 
 def render_preview(body: str) -> str:
     """The post body as it would be published, without saving anything."""
-    return render_post(Post(body=body or "")).body_html
+    return Post(body=body or "").body_html
+
+
+def publish_post(post: Post, actor) -> None:
+    """Publish now (a draft, or a scheduled post); NotAllowed if it is already live. The caller commits."""
+    post.publish()
+    AuditLog.record(actor, "post.publish", post, published_at=post.published_at.isoformat())
+
+
+def unpublish_post(post: Post, actor) -> None:
+    """Back to draft; NotAllowed if it is one already. The caller commits."""
+    post.unpublish()
+    AuditLog.record(actor, "post.unpublish", post)
+
+
+# The editor's buttons: /admin/posts/<id>/<action>.
+POST_ACTIONS = {"publish": publish_post, "unpublish": unpublish_post}

@@ -58,7 +58,7 @@ def comment(slug: str):
         abort(404)
     form = CommentForm()
     if not form.validate():
-        return _render_post(item, form)
+        return _render_post(item, form), 422
     ops.submit_comment(item, name=form.name.data, email=form.email.data, body=form.body.data,
                        spam_reason=spam.spam_reason(form, COMMENT_FORM))
     db.session.commit()
@@ -76,9 +76,8 @@ def _render_post(item, form: CommentForm):
 
 def _structured_data(post) -> dict:
     """schema.org BlogPosting for search engines (rendered with |tojson, so it is safely escaped)."""
-    base = current_app.config["SITE_URL"]
-    url = base + url_for("blog.post", slug=post.slug)
-    author = {"@type": "Person", "name": current_app.config["CONSULTANT_NAME"], "url": base + url_for("site.home")}
+    url = url_for("blog.post", slug=post.slug, _external=True)
+    author = {"@type": "Person", "name": current_app.config["CONSULTANT_NAME"], "url": url_for("site.home", _external=True)}
     return {
         "@context": "https://schema.org",
         "@type": "BlogPosting",
@@ -102,9 +101,10 @@ _ROOT_RELATIVE = re.compile(r'(\s(?:href|src)=")/(?!/)')
 @bp.get("/feed.xml")
 def feed():
     posts = ops.feed_posts()
-    base = current_app.config["SITE_URL"]
+    root = url_for("site.home", _external=True)
     # Feed readers show entries out of context: make root-relative links and images absolute.
-    contents = {p.id: _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{base}/", p.body_html or "") for p in posts}
+    contents = {p.id: _ROOT_RELATIVE.sub(lambda m: f"{m.group(1)}{root}", p.body_html or "") for p in posts}
     xml = render_template("blog/feed.xml", posts=posts, contents=contents, updated=ops.latest_update(posts),
-                          feed_url=base + url_for("blog.feed"), blog_url=base + url_for("blog.index"))
+                          feed_url=url_for("blog.feed", _external=True), blog_url=url_for("blog.index", _external=True),
+                          site_root=root)
     return Response(xml, mimetype="application/atom+xml")

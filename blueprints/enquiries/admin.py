@@ -3,26 +3,20 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, or_, select
 
-from blueprints.admin import bp
+from blueprints.admin import bp, paginate
 from blueprints.enquiries import operations as ops
 from blueprints.enquiries.forms import EnquiryFilterForm, NoteForm, ReplyForm, StatusForm
 from blueprints.forms import ActionForm, options
 from blueprints.training.forms import SessionForm
 from extensions import db
 from models import Course, Enquiry, TrainingSession
+from models.transactions import NotAllowed
 
 PER_PAGE = 25
-
-
-def get_enquiry(enquiry_id: int) -> Enquiry:
-    enquiry = db.session.get(Enquiry, enquiry_id)
-    if enquiry is None:
-        abort(404)
-    return enquiry
 
 
 def course_choices() -> list[tuple[int, str]]:
@@ -46,17 +40,17 @@ def enquiries():
     if q:
         pattern = f"%{q.lower()}%"
         query = query.where(or_(func.lower(Enquiry.name).like(pattern), func.lower(Enquiry.email).like(pattern)))
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
-    results = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
+    results = paginate(query, PER_PAGE)
     counts = dict(db.session.execute(select(Enquiry.status, func.count()).group_by(Enquiry.status)).all())
     filters = {k: v for k, v in {"q": q, "status": status, "kind": kind}.items() if v}
     return render_template("admin/enquiries.html", form=form, results=results, counts=counts, filters=filters)
 
 
 def render_enquiry(enquiry: Enquiry, **forms):
+    """The enquiry page; a form given in `forms` is shown with its errors (and the page answers 422)."""
     reply_form = forms.get("reply_form") or ReplyForm(formdata=None, subject=ops.default_reply_subject(enquiry))
     schedule_form = forms.get("schedule_form")
-    if schedule_form is None and enquiry.kind == Enquiry.PRIVATE_TRAINING:
+    if schedule_form is None and enquiry.can_schedule():
         start = ops.proposed_start(enquiry)
         days = enquiry.course.duration_days if enquiry.course else 1
         schedule_form = SessionForm(
@@ -69,88 +63,92 @@ def render_enquiry(enquiry: Enquiry, **forms):
         )
     if schedule_form is not None:
         schedule_form.course_id.choices = course_choices()
-    status_form = StatusForm(formdata=None, status=enquiry.status)
+    status_form = forms.get("status_form") or StatusForm(formdata=None)
+    status_form.offer(enquiry.status_targets())
     sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.enquiry_id == enquiry.id)
                                   .order_by(TrainingSession.starts_at)).all()
     return render_template(
         "admin/enquiry.html", enquiry=enquiry, sessions=sessions, reply_form=reply_form,
         note_form=forms.get("note_form") or NoteForm(formdata=None), status_form=status_form,
-        schedule_form=schedule_form, action_form=ActionForm(formdata=None),
-    ), forms.get("status_code", 200)
+        schedule_form=schedule_form, action_form=forms.get("action_form") or ActionForm(formdata=None),
+    ), 422 if forms else 200
+
+
+def back_to(enquiry: Enquiry):
+    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
 
 
 @bp.get("/enquiries/<int:enquiry_id>")
 def enquiry(enquiry_id: int):
-    return render_enquiry(get_enquiry(enquiry_id))
+    return render_enquiry(db.get_or_404(Enquiry, enquiry_id))
 
 
 @bp.post("/enquiries/<int:enquiry_id>/note")
 def enquiry_note(enquiry_id: int):
-    enquiry = get_enquiry(enquiry_id)
+    enquiry = db.get_or_404(Enquiry, enquiry_id)
     form = NoteForm()
     if not form.validate_on_submit():
-        return render_enquiry(enquiry, note_form=form, status_code=400)
+        return render_enquiry(enquiry, note_form=form)
     ops.add_note(enquiry, current_user, form.body.data)
     db.session.commit()
     flash("Note added.", "success")
-    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+    return back_to(enquiry)
 
 
 @bp.post("/enquiries/<int:enquiry_id>/status")
 def enquiry_status(enquiry_id: int):
-    enquiry = get_enquiry(enquiry_id)
+    enquiry = db.get_or_404(Enquiry, enquiry_id)
     form = StatusForm()
     if not form.validate_on_submit():
-        flash("Choose one of the listed statuses.", "error")
-        return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+        return render_enquiry(enquiry, status_form=form)
     try:
         ops.set_status(enquiry, current_user, form.status.data)
-    except ops.NotAllowed as error:
+    except NotAllowed as error:
         flash(str(error), "warning")
     else:
         db.session.commit()
         flash(f"Marked as {enquiry.status}.", "success")
-    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+    return back_to(enquiry)
 
 
 @bp.post("/enquiries/<int:enquiry_id>/reply")
 def enquiry_reply(enquiry_id: int):
-    enquiry = get_enquiry(enquiry_id)
+    enquiry = db.get_or_404(Enquiry, enquiry_id)
     form = ReplyForm()
     if not form.validate_on_submit():
-        return render_enquiry(enquiry, reply_form=form, status_code=400)
+        return render_enquiry(enquiry, reply_form=form)
     ops.reply(enquiry, current_user, form.subject.data, form.body.data)
     db.session.commit()
     flash(f"Reply queued to {enquiry.email}.", "success")
-    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+    return back_to(enquiry)
 
 
 @bp.post("/enquiries/<int:enquiry_id>/not-spam")
 def enquiry_not_spam(enquiry_id: int):
-    enquiry = get_enquiry(enquiry_id)
+    enquiry = db.get_or_404(Enquiry, enquiry_id)
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400)
+        return render_enquiry(enquiry, action_form=form)
     try:
-        ops.mark_not_spam(enquiry, current_user)
-    except ops.NotAllowed as error:
+        released = ops.mark_not_spam(enquiry, current_user)
+    except NotAllowed as error:
         flash(str(error), "warning")
     else:
         db.session.commit()
-        flash("Moved to the inbox; the notification email is queued.", "success")
-    return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+        flash("Moved to the inbox; the notification email is queued." if released else "Moved to the inbox.", "success")
+    return back_to(enquiry)
 
 
 @bp.post("/enquiries/<int:enquiry_id>/schedule")
 def enquiry_schedule(enquiry_id: int):
-    enquiry = get_enquiry(enquiry_id)
-    if enquiry.kind != Enquiry.PRIVATE_TRAINING:
-        flash("Only a private-training request can be scheduled.", "warning")
-        return redirect(url_for("admin.enquiry", enquiry_id=enquiry.id), code=303)
+    enquiry = db.get_or_404(Enquiry, enquiry_id)
+    if not enquiry.can_schedule():  # the page offers no schedule form for it: a forged or stale POST
+        flash(ops.ONLY_PRIVATE_TRAINING, "warning")
+        return back_to(enquiry)
     form = SessionForm()
     form.course_id.choices = course_choices()
     if not form.validate_on_submit():
-        return render_enquiry(enquiry, schedule_form=form, status_code=400)
+        return render_enquiry(enquiry, schedule_form=form)
     starts_at, ends_at = form.instants()
     session = ops.schedule_private_session(
         enquiry, current_user, course_id=form.course_id.data, starts_at=starts_at, ends_at=ends_at,

@@ -61,7 +61,11 @@ class NoteForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("Status", choices=options((s, s.title()) for s in Enquiry.STATUSES))
+    status = SelectField("Move to", choices=options((s, s.title()) for s in Enquiry.STATUSES))
+
+    def offer(self, statuses: list[str]) -> None:
+        """Show only the moves this enquiry allows (a POST names any status; the model refuses the rest)."""
+        self.status.choices = options((s, s.title()) for s in statuses)
 
 
 class ReplyForm(FlaskForm):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy import select
 
 from extensions import db
@@ -43,7 +43,7 @@ def submit_enquiry(
 ) -> Enquiry:
     """Store an enquiry and, unless it is spam, queue the consultant's notification and the client's copy.
 
-    One commit covers all three rows: either the enquiry and both emails exist, or nothing does.
+    The caller commits once: either the enquiry and both emails are stored, or nothing is.
     `kind` is Enquiry.CONTACT or Enquiry.PRIVATE_TRAINING; `extra` takes EXTRA_FIELDS
     (course_id, preferred_dates, attendees, training_format) for private-training requests.
     A trapped submission (spam_reason set) is stored with status spam and mailed to no one.
@@ -53,6 +53,7 @@ def submit_enquiry(
         raise TypeError(f"submit_enquiry() got unexpected fields: {', '.join(sorted(unknown))}")
     if kind not in Enquiry.KINDS:
         raise ValueError(f"unknown enquiry kind {kind!r}")
+    begin_write()
     enquiry = Enquiry(
         kind=kind,
         name=one_line(name, 100),
@@ -65,16 +66,10 @@ def submit_enquiry(
         spam_reason=spam_reason[:100] if spam_reason else None,
         **extra,
     )
-    begin_write()
     db.session.add(enquiry)
-    try:
-        db.session.flush()  # the id, for the admin link and `related`
-        if not spam_reason:
-            queue_enquiry_emails(enquiry)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    db.session.flush()  # the id, for the admin link and `related`
+    if not spam_reason:
+        queue_enquiry_emails(enquiry)
     return enquiry
 
 
@@ -83,7 +78,7 @@ def queue_enquiry_emails(enquiry: Enquiry) -> None:
     context = {
         "enquiry": enquiry,
         "topic_title": topic_title(enquiry.topic) if enquiry.topic else "",
-        "admin_url": f"{config['SITE_URL']}/admin/enquiries/{enquiry.id}",
+        "admin_url": url_for("admin.enquiry", enquiry_id=enquiry.id, _external=True),
         "reply_promise": REPLY_PROMISE,
     }
     related = f"enquiry:{enquiry.id}"
@@ -111,12 +106,8 @@ def add_note(enquiry: Enquiry, actor: AdminUser, body: str) -> EnquiryMessage:
 
 
 def set_status(enquiry: Enquiry, actor: AdminUser, status: str) -> None:
-    if status not in Enquiry.STATUSES:
-        raise ValueError(f"unknown status {status!r}")
-    if status == enquiry.status:
-        raise NotAllowed(f"This enquiry is already {status}.")
-    previous = enquiry.status
-    enquiry.status = status
+    """Move the enquiry along the pipeline (NotAllowed when it is already there or held as spam)."""
+    previous = enquiry.move_to(status)
     AuditLog.record(actor, "enquiry.status", enquiry, previous=previous, status=status)
 
 
@@ -139,10 +130,7 @@ def reply(enquiry: Enquiry, actor: AdminUser, subject: str, body: str) -> Enquir
     entry = EnquiryMessage(enquiry=enquiry, kind=EnquiryMessage.REPLY, body=body.strip(), author_id=actor.id,
                            outbox_message_id=message.id)
     db.session.add(entry)
-    # A reply moves a new enquiry along the pipeline; it never moves a quoted or won one back.
-    if enquiry.status in (Enquiry.NEW, Enquiry.SPAM):
-        enquiry.status = Enquiry.REPLIED
-        enquiry.spam_reason = None
+    enquiry.record_reply()
     AuditLog.record(actor, "enquiry.reply", enquiry, outbox_message_id=message.id)
     return entry
 
@@ -154,16 +142,16 @@ def default_reply_subject(enquiry: Enquiry) -> str:
     return f"Re: Your enquiry to {current_app.config['CONSULTANT_NAME']}"
 
 
-def mark_not_spam(enquiry: Enquiry, actor: AdminUser) -> None:
-    if enquiry.status != Enquiry.SPAM:
-        raise NotAllowed("This enquiry is not marked as spam.")
-    reason = enquiry.spam_reason
-    enquiry.status = Enquiry.NEW
-    enquiry.spam_reason = None
-    queue_enquiry_emails(enquiry)  # what the spam trap held back
+def mark_not_spam(enquiry: Enquiry, actor: AdminUser) -> bool:
+    """Move it to the inbox; True when the emails the spam trap held back were queued now."""
+    reason = enquiry.mark_not_spam()
+    if reason is not None:
+        queue_enquiry_emails(enquiry)
     AuditLog.record(actor, "enquiry.not_spam", enquiry, spam_reason=reason)
+    return reason is not None
 
 
+ONLY_PRIVATE_TRAINING = "Only a private-training request can be scheduled."
 DATE_PATTERN = re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")
 
 
@@ -181,8 +169,8 @@ def proposed_start(enquiry: Enquiry) -> datetime | None:
 def schedule_private_session(enquiry: Enquiry, actor: AdminUser, *, course_id: int, starts_at: datetime,
                              ends_at: datetime, timezone: str, mode: str, location: str,
                              capacity: int) -> TrainingSession:
-    if enquiry.kind != Enquiry.PRIVATE_TRAINING:
-        raise NotAllowed("Only a private-training request can be scheduled.")
+    if not enquiry.can_schedule():
+        raise NotAllowed(ONLY_PRIVATE_TRAINING)
     session = TrainingSession(
         course_id=course_id, starts_at=starts_at, ends_at=ends_at, timezone=timezone, mode=mode,
         location=location or "", capacity=capacity, is_private=True, enquiry_id=enquiry.id,

@@ -6,7 +6,7 @@ from flask import redirect, render_template, request, url_for
 from blueprints.enquiries import bp
 from blueprints.enquiries.forms import ContactForm
 from blueprints.enquiries.operations import REPLY_PROMISE, submit_enquiry, topic_choices
-from extensions import limiter
+from extensions import db, limiter
 from web.spam import arm, spam_reason
 
 FORM_NAME = "contact"
@@ -27,9 +27,10 @@ def contact_form():
             name=form.name.data, email=form.email.data, company=form.company.data or "",
             topic=form.topic.data, message=form.message.data, spam_reason=spam_reason(form, FORM_NAME),
         )
+        db.session.commit()
         # A trapped submission sees the same page, so a bot learns nothing.
         return redirect(url_for("enquiries.thanks"), code=303)
-    return render_template("enquiries/form.html", form=form)
+    return render_template("enquiries/form.html", form=form), 422 if form.errors else 200
 
 
 @bp.get("/contact/thanks", endpoint="thanks")

@@ -9,7 +9,6 @@ from blueprints.site.forms import ServiceForm
 from extensions import db
 from models import AuditLog, Service
 from models.base import slug_taken
-from web.markdown import render_markdown
 
 
 @bp.route("/services/new", methods=["GET", "POST"], endpoint="service_new")
@@ -30,7 +29,6 @@ def service_edit(service_id: int | None = None):
             service.title, service.slug = form.title.data, form.slug.data
             service.headline, service.summary = form.headline.data or "", form.summary.data or ""
             service.body = form.body.data or ""
-            service.body_html = render_markdown(service.body)
             offerings = form.offerings.data or ""
             if not isinstance(offerings, str):  # field left out of the POST: WTForms kept the stored list
                 offerings = "\n".join(offerings)
@@ -41,5 +39,5 @@ def service_edit(service_id: int | None = None):
             db.session.commit()
             flash("Service saved.", "success")
             return redirect(url_for("admin.service_edit", service_id=service.id), code=303)
-    status = 400 if request.method == "POST" else 200
+    status = 422 if request.method == "POST" else 200
     return render_template("admin/service_form.html", form=form, service=service), status

@@ -41,29 +41,31 @@ def privacy():
 
 @bp.get("/robots.txt")
 def robots():
-    body = f"User-agent: *\nDisallow: /admin/\nDisallow: /bookings/\n\nSitemap: {current_app.config['SITE_URL']}/sitemap.xml\n"
+    sitemap_url = url_for("site.sitemap", _external=True)
+    body = f"User-agent: *\nDisallow: /admin/\nDisallow: /bookings/\n\nSitemap: {sitemap_url}\n"
     return Response(body, mimetype="text/plain")
 
 
 @bp.get("/sitemap.xml")
 def sitemap():
-    base = current_app.config["SITE_URL"]
-    pages = [url_for("site.home"), url_for("site.services"), url_for("blog.index"),
-             url_for("training.index"), url_for("enquiries.form"), url_for("site.privacy")]
-    entries = [(base + path, None) for path in pages]
+    def url(endpoint: str, **values) -> str:
+        return url_for(endpoint, _external=True, **values)
+
+    pages = ["site.home", "site.services", "blog.index", "training.index", "enquiries.form", "site.privacy"]
+    entries = [(url(endpoint), None) for endpoint in pages]
     for slug, updated in db.session.execute(select(Service.slug, Service.updated_at).order_by(Service.position)):
-        entries.append((base + url_for("site.service", slug=slug), updated))
+        entries.append((url("site.service", slug=slug), updated))
     visible = Post.visible().subquery()
     for slug, updated in db.session.execute(select(visible.c.slug, visible.c.updated_at)):
-        entries.append((base + url_for("blog.post", slug=slug), updated))
+        entries.append((url("blog.post", slug=slug), updated))
     tag_slugs = db.session.scalars(
         select(Tag.slug).join(post_tags).join(visible, visible.c.id == post_tags.c.post_id).distinct().order_by(Tag.slug)
     )
     for slug in tag_slugs:
-        entries.append((base + url_for("blog.tag", tag=slug), None))
+        entries.append((url("blog.tag", tag=slug), None))
     courses = select(Course.slug, Course.updated_at).where(Course.published.is_(True)).order_by(Course.position)
     for slug, updated in db.session.execute(courses):
-        entries.append((base + url_for("training.course", slug=slug), updated))
+        entries.append((url("training.course", slug=slug), updated))
     xml = render_template("site/sitemap.xml", entries=entries)
     return Response(xml, mimetype="application/xml")
 

@@ -20,7 +20,6 @@ from extensions import db
 from models import AuditLog, Booking, Course, TrainingSession, utcnow
 from models.base import slug_taken
 from models.training import BookingError
-from web.markdown import render_markdown
 
 CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -212,7 +211,6 @@ def course_edit(course_id: int | None = None):
             course.prerequisites = course.prerequisites or ""
             course.currency = (course.currency or "").upper() or None
             course.position = course.position or 0
-            course.description_html = render_markdown(course.description)
             db.session.flush()
             AuditLog.record(current_user, "course.create" if created else "course.update", course)
             db.session.commit()

@@ -57,6 +57,7 @@ def course(slug: str):
             preferred_dates=" ".join(form.preferred_dates.data.split()), attendees=form.attendees.data,
             training_format=form.training_format.data, spam_reason=spam_reason(form, PRIVATE_FORM),
         )
+        db.session.commit()
         # A trapped submission sees the same answer, so a bot learns nothing.
         flash("Thank you: your request for a private course was sent. You will get an email "
               "confirming it, and a reply within two working days.", "success")

@@ -5,7 +5,6 @@ from sqlalchemy import select
 from cli.seeding import load_toml
 from extensions import db
 from models import Course
-from web.markdown import render_markdown
 
 
 def seed_courses() -> int:
@@ -17,7 +16,6 @@ def seed_courses() -> int:
         db.session.add(Course(
             slug=item["slug"], title=item["title"], summary=item.get("summary", ""),
             description=item.get("description", ""),
-            description_html=render_markdown(item.get("description", "")),
             duration_days=item.get("duration_days", 1), level=item.get("level", "Beginner"),
             prerequisites=item.get("prerequisites", ""), formats=item.get("formats", []),
             outline=[{"title": m["title"], "topics": m.get("topics", [])} for m in item.get("module", [])],

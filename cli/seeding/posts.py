@@ -30,8 +30,6 @@ def get_or_create_tags(names: list[str]) -> list[Tag]:
 
 
 def seed_posts() -> int:
-    from blueprints.blog.operations import render_post
-
     existing = set(db.session.scalars(select(Post.slug)))
     added = 0
     for path in sorted((CONTENT_DIR / "posts").glob("*.md")):
@@ -49,7 +47,6 @@ def seed_posts() -> int:
         )
         if published_at is not None:  # the article was written then, not when this site was set up
             post.created_at = post.updated_at = published_at
-        render_post(post)
         db.session.add(post)
         added += 1
     return added

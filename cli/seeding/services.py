@@ -5,7 +5,6 @@ from sqlalchemy import select
 from cli.seeding import load_toml
 from extensions import db
 from models import Service
-from web.markdown import render_markdown
 
 
 def seed_services() -> int:
@@ -17,7 +16,7 @@ def seed_services() -> int:
         db.session.add(Service(
             slug=item["slug"], title=item["title"], headline=item.get("headline", ""),
             summary=item.get("summary", ""), body=item.get("body", ""),
-            body_html=render_markdown(item.get("body", "")), offerings=item.get("offerings", []),
+            offerings=item.get("offerings", []),
             cta=item.get("cta", "contact"), position=position,
         ))
         added += 1

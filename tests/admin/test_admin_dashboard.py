@@ -4,6 +4,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from extensions import db
 from models import AuditLog, Booking, Comment, OutboxMessage
 from tests.factories import make_booking, make_enquiry, make_post, make_session
@@ -89,3 +91,9 @@ def test_a_stolen_cookie_from_another_browser_is_refused(app, admin_client):
     thief.set_cookie("session", cookie)
     response = thief.get("/admin/", headers={"User-Agent": "SomethingElse/1.0"})
     assert response.status_code == 302 and "/admin/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize("path", ["/admin/enquiries", "/admin/comments", "/admin/outbox", "/admin/audit"])
+def test_a_page_number_past_any_list_is_an_empty_page_not_an_error(admin_client, path):
+    for page in ("99999999999999999999", "9223372036854775807", "-1", "x"):
+        assert admin_client.get(f"{path}?page={page}").status_code == 200, page

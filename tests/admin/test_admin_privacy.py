@@ -48,7 +48,7 @@ def test_search_finds_everything_about_the_address(app, admin_client):
     page = admin_client.post("/admin/privacy", data={"email": "JANE.doe@example.com"}).text
     assert "Enquiries (1)" in page and "Bookings (1)" in page and "Comments (1)" in page and "Emails (3)" in page
     assert "Other Person" not in page
-    assert admin_client.post("/admin/privacy", data={"email": "not an address"}).status_code == 400
+    assert admin_client.post("/admin/privacy", data={"email": "not an address"}).status_code == 422
     assert "Nothing is stored" in admin_client.post("/admin/privacy", data={"email": "nobody@example.com"}).text
 
 
@@ -78,7 +78,7 @@ def test_erase_needs_confirmation(app, admin_client, db_session):
     assert page.status_code == 200 and "Type the address again" in page.text
     wrong = admin_client.post("/admin/privacy/erase", data={"email": "jane.doe@example.com",
                                                             "confirm_email": "jane@example.com"})
-    assert wrong.status_code == 400 and 'id="confirm_email-error"' in wrong.text
+    assert wrong.status_code == 422 and 'id="confirm_email-error"' in wrong.text
     db_session.expire_all()
     assert rows["enquiry"].name == "Jane Doe"
     assert db_session.scalar(select(func.count()).select_from(AuditLog).where(AuditLog.action == "privacy.erase")) == 0

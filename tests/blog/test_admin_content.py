@@ -60,9 +60,9 @@ def test_post_edit_form_is_prefilled_and_validates(admin_client, db_session):
     page = admin_client.get(f"/admin/posts/{post.id}").text
     assert 'value="Existing"' in page
     response = admin_client.post(f"/admin/posts/{post.id}", data={**POST, "slug": "taken", "action": "save"})
-    assert response.status_code == 400 and 'id="slug-error"' in response.text
+    assert response.status_code == 422 and 'id="slug-error"' in response.text
     response = admin_client.post(f"/admin/posts/{post.id}", data={**POST, "slug": "Not A Slug", "title": ""})
-    assert response.status_code == 400 and 'id="title-error"' in response.text
+    assert response.status_code == 422 and 'id="title-error"' in response.text
     db_session.expire_all()
     assert post.title == "Existing" and other.slug == "taken"
     assert admin_client.get("/admin/posts/9999").status_code == 404
@@ -88,7 +88,7 @@ def test_service_create_and_edit_render_markdown(admin_client, client, db_sessio
     assert audit_actions(db_session)[-2:] == ["service.create", "service.update"]
     make_service(slug="taken")
     response = admin_client.post(f"/admin/services/{service.id}", data={**data, "slug": "taken"})
-    assert response.status_code == 400 and "already uses this slug" in response.text
+    assert response.status_code == 422 and "already uses this slug" in response.text
 
 
 def test_course_create_and_edit(admin_client, db_session):
@@ -116,3 +116,51 @@ def test_content_overview_lists_everything(admin_client):
     page = admin_client.get("/admin/content").text
     for text in ("A visible post", "A future post", "Public Cloud", "OpenStack Basics", "badge-scheduled"):
         assert text in page
+
+
+def test_the_editor_and_the_content_list_offer_only_the_allowed_publish_button(admin_client, client, db_session):
+    draft = make_post(slug="a-draft", status=Post.DRAFT, published_at=None)
+    live = make_post(slug="a-live-one")
+    scheduled = make_post(slug="later", published_at=datetime.now(UTC) + timedelta(days=2))
+    content = admin_client.get("/admin/content").text
+    assert f"/admin/posts/{draft.id}/publish" in content and f"/admin/posts/{draft.id}/unpublish" not in content
+    assert f"/admin/posts/{live.id}/unpublish" in content and f"/admin/posts/{live.id}/publish" not in content
+    assert f"/admin/posts/{scheduled.id}/publish" in content and f"/admin/posts/{scheduled.id}/unpublish" in content
+    editor = admin_client.get(f"/admin/posts/{draft.id}").text
+    assert f"/admin/posts/{draft.id}/publish" in editor and f"/admin/posts/{draft.id}/unpublish" not in editor
+
+    response = admin_client.post(f"/admin/posts/{draft.id}/publish", data={"back": "content"})
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/content#posts"
+    assert client.get("/blog/a-draft").status_code == 200
+    # The same click again (a second tab): nothing changes, and the consultant is told why.
+    again = admin_client.post(f"/admin/posts/{draft.id}/publish", data={}, follow_redirects=True)
+    assert "already published" in again.text
+    assert audit_actions(db_session).count("post.publish") == 1
+
+    admin_client.post(f"/admin/posts/{live.id}/unpublish", data={})
+    assert client.get("/blog/a-live-one").status_code == 404
+    db_session.expire_all()
+    assert live.status == Post.DRAFT and live.published_at is not None  # it keeps its date for later
+    assert "already a draft" in admin_client.post(f"/admin/posts/{live.id}/unpublish", data={},
+                                                  follow_redirects=True).text
+    assert admin_client.post(f"/admin/posts/{live.id}/delete", data={}).status_code == 404
+    assert admin_client.post("/admin/posts/9999/publish", data={}).status_code == 404
+
+
+def test_publishing_a_scheduled_post_makes_it_live_now(admin_client, client):
+    scheduled = make_post(slug="later", published_at=datetime.now(UTC) + timedelta(days=2))
+    assert client.get("/blog/later").status_code == 404
+    admin_client.post(f"/admin/posts/{scheduled.id}/publish", data={})
+    assert client.get("/blog/later").status_code == 200
+
+
+def test_models_render_their_markdown_when_it_is_set(db_session):
+    course = make_course(description="Learn **Docker**.")
+    assert course.description_html == "<p>Learn <strong>Docker</strong>.</p>\n"
+    service = make_service(body="We *design*.")
+    assert service.body_html == "<p>We <em>design</em>.</p>\n"
+    post = make_post(body="Old.")
+    post.body = "## New heading\n\nText."
+    db_session.commit()
+    db_session.expire_all()
+    assert post.body_html.startswith('<h2 id="new-heading">') and post.toc[0]["id"] == "new-heading"

@@ -69,6 +69,9 @@ def test_a_real_comment_is_stored_pending_invisible_and_the_consultant_is_told(c
     assert "Swarm notes" in message.subject
     assert "Great article." in message.text_body and "http://localhost/admin/comments" in message.text_body
     assert "Great article.<br>Thanks!" in message.html_body
+    assert f"The article: http://localhost/blog/{post.slug}\n" in message.text_body
+    assert f'href="http://localhost/blog/{post.slug}"' in message.html_body
+    assert 'href="http://localhost/admin/comments"' in message.html_body
 
 
 def test_the_thank_you_flash_is_shown_after_the_redirect(client, app):
@@ -116,7 +119,7 @@ def test_rejected_and_spam_comments_stay_hidden(client, app):
 def test_bad_input_gets_a_form_error_next_to_the_field_and_stores_nothing(client, app, overrides, field, message):
     post = make_post()
     response = post_comment(client, post, **overrides)
-    assert response.status_code == 200
+    assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert f'id="{field}-error"' in html and message in html
     assert 'aria-invalid="true"' in html

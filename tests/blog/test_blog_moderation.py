@@ -115,3 +115,20 @@ def test_moderation_without_csrf_is_refused(app, app_config, admin_user):
     response = client.post(f"/admin/comments/{comment.id}/approve", data={"seen": "pending", "csrf_token": form_token})
     assert response.status_code == 303
     assert reload(comment).status == Comment.APPROVED
+
+
+def test_the_queue_offers_only_the_actions_a_comment_allows(admin_client, app):
+    approved = make_comment(status=Comment.APPROVED)
+    html = admin_client.get("/admin/comments?status=approved").get_data(as_text=True)
+    assert f"/admin/comments/{approved.id}/reject" in html and f"/admin/comments/{approved.id}/spam" in html
+    assert f"/admin/comments/{approved.id}/approve" not in html
+    spam = make_comment(status=Comment.SPAM)
+    html = admin_client.get("/admin/comments?status=spam").get_data(as_text=True)
+    assert f"/admin/comments/{spam.id}/approve" in html and f"/admin/comments/{spam.id}/spam" not in html
+
+
+def test_the_model_never_moves_a_comment_back_to_pending_or_into_its_own_state():
+    for status, allowed in Comment.TRANSITIONS.items():
+        assert Comment.PENDING not in allowed and status not in allowed
+    comment = Comment(status=Comment.APPROVED)
+    assert [a for a in Comment.ACTIONS if comment.can(a)] == ["reject", "spam"]

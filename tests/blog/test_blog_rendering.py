@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import pytest
 
-from blueprints.blog.operations import render_post
 from models import Post
 from web.markdown import Rendered, render_document, render_markdown, slugify
 
@@ -115,15 +114,13 @@ def test_reading_time_counts_words():
     assert Rendered(html="", words=0).reading_minutes == 1
 
 
-def test_render_post_fills_html_toc_and_reading_time_and_sanitises():
+def test_setting_a_post_body_fills_html_toc_and_reading_time_and_sanitises():
     post = Post(slug="x", title="X", body="## Part one\n\n" + "word " * 450 + "\n\n<script>alert(1)</script>")
-    render_post(post)
     assert post.body_html.startswith('<h2 id="part-one">Part one</h2>')
     assert "<script" not in post.body_html
     assert post.toc == [{"level": 2, "id": "part-one", "text": "Part one"}]
     assert post.reading_minutes == 3
     post.body = "Short now."
-    render_post(post)
     assert post.toc == [] and post.reading_minutes == 1 and post.body_html == "<p>Short now.</p>\n"
 
 

@@ -1,6 +1,7 @@
 """The enquiries inbox: filters, thread, replies through the outbox, status, scheduling a private session."""
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select
@@ -81,7 +82,7 @@ def test_internal_note_is_kept_and_audited(admin_client, db_session):
 def test_empty_note_shows_an_error_beside_the_field(admin_client, db_session):
     enquiry = make_enquiry()
     response = admin_client.post(f"/admin/enquiries/{enquiry.id}/note", data={"body": ""})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'id="note-body-error"' in response.text and 'aria-invalid="true"' in response.text
     assert db_session.scalar(select(func.count()).select_from(EnquiryMessage)) == 0
 
@@ -147,7 +148,7 @@ def test_reply_does_not_move_a_won_enquiry_back(admin_client, db_session):
 def test_invalid_reply_queues_nothing(admin_client, db_session):
     enquiry = make_enquiry()
     response = admin_client.post(f"/admin/enquiries/{enquiry.id}/reply", data={"subject": "", "body": ""})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'id="subject-error"' in response.text and 'id="body-error"' in response.text
     assert outbox_count(db_session) == 0
     db_session.expire_all()
@@ -181,7 +182,7 @@ def test_schedule_form_errors_and_refusals(admin_client, db_session):
     response = admin_client.post(f"/admin/enquiries/{enquiry.id}/schedule", data={
         "course_id": course.id, "starts_at": "2027-03-08T09:00", "ends_at": "2027-03-08T08:00",
         "timezone": "Mars/Olympus", "mode": "online", "capacity": "0"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     for field in ("ends_at", "timezone", "capacity"):
         assert f'id="{field}-error"' in response.text
     contact = make_enquiry()
@@ -219,3 +220,50 @@ def test_not_spam_releases_the_withheld_notification(app, admin_client, db_sessi
     again = admin_client.post(f"/admin/enquiries/{enquiry.id}/not-spam", data={}, follow_redirects=True)
     assert "not marked as spam" in again.text
     assert outbox_count(db_session) == len(messages)
+
+
+def test_the_status_form_offers_only_the_moves_the_enquiry_allows(admin_client):
+    quoted = make_enquiry(status=Enquiry.QUOTED)
+    page = admin_client.get(f"/admin/enquiries/{quoted.id}").text
+    offered = re.findall(r'<option value="([a-z_]+)"', page.split('id="status"', 1)[1].split("</select>", 1)[0])
+    assert offered == [s for s in Enquiry.STATUSES if s != Enquiry.QUOTED]
+    assert "Not spam" not in page
+
+
+def test_a_spam_enquiry_leaves_spam_only_through_not_spam(admin_client, db_session):
+    enquiry = make_enquiry(status=Enquiry.SPAM, spam_reason="honeypot")
+    page = admin_client.get(f"/admin/enquiries/{enquiry.id}").text
+    assert f"/admin/enquiries/{enquiry.id}/status" not in page and "Not spam" in page
+    # A forged (or stale) status POST is refused with a clear message; the held-back emails stay unsent.
+    response = admin_client.post(f"/admin/enquiries/{enquiry.id}/status", data={"status": "new"},
+                                 follow_redirects=True)
+    assert "use “Not spam”" in response.text
+    db_session.expire_all()
+    assert enquiry.status == Enquiry.SPAM and outbox_count(db_session) == 0
+    assert audit(db_session, "enquiry.status") == []
+
+
+def test_an_invalid_status_post_is_a_422_with_the_error_beside_the_field(admin_client, db_session):
+    enquiry = make_enquiry()
+    response = admin_client.post(f"/admin/enquiries/{enquiry.id}/status", data={"status": "deleted"})
+    assert response.status_code == 422 and 'id="status-error"' in response.text
+    db_session.expire_all()
+    assert enquiry.status == Enquiry.NEW
+
+
+def test_not_spam_after_marking_spam_by_hand_sends_nothing_twice(admin_client, db_session):
+    enquiry = make_enquiry()
+    admin_client.post(f"/admin/enquiries/{enquiry.id}/status", data={"status": "spam"})
+    page = admin_client.get(f"/admin/enquiries/{enquiry.id}").text
+    assert "marked as spam by hand" in page
+    response = admin_client.post(f"/admin/enquiries/{enquiry.id}/not-spam", data={}, follow_redirects=True)
+    assert "Moved to the inbox." in response.text and "notification email is queued" not in response.text
+    db_session.expire_all()
+    assert enquiry.status == Enquiry.NEW
+    assert outbox_count(db_session) == 0  # its emails went out when it arrived; the client gets no second copy
+
+
+def test_a_contact_enquiry_offers_no_scheduling(admin_client):
+    enquiry = make_enquiry()
+    assert f"/admin/enquiries/{enquiry.id}/schedule" not in admin_client.get(f"/admin/enquiries/{enquiry.id}").text
+

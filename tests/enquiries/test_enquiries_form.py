@@ -103,7 +103,7 @@ def test_a_valid_enquiry_is_stored_with_two_queued_messages_and_redirects(client
 ])
 def test_each_invalid_field_shows_the_form_again_with_the_error_beside_it(client, services, field, value, error):
     response = client.post("/contact", data=valid_data(**{field: value}))
-    assert response.status_code == 200
+    assert response.status_code == 422
     page = response.get_data(as_text=True)
     assert f'id="{field}-error"' in page and error in page
     assert re.search(rf'aria-describedby="[^"]*{field}-error"', page) and 'aria-invalid="true"' in page

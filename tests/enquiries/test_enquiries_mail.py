@@ -161,6 +161,6 @@ def test_an_internationalised_domain_is_delivered_in_its_ascii_form(mail_app, sm
 
 def test_a_non_ascii_local_part_is_refused_by_the_form(mail_app, smtp_server):
     response = mail_app.test_client().post("/contact", data=valid_data(email="jürgen@example.com"))
-    assert response.status_code == 200 and 'id="email-error"' in response.get_data(as_text=True)
+    assert response.status_code == 422 and 'id="email-error"' in response.get_data(as_text=True)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Enquiry)) == 0

@@ -149,3 +149,32 @@ def test_every_page_has_the_layout_landmarks(client, seeded):
     assert "<footer" in html
     assert "style=" not in html and "<script" not in html
     assert "http://" not in re.sub(r'href="http://localhost[^"]*"', "", html.split("</head>")[0])
+
+
+HTTPS_SITE = "https://consultant.example"
+
+
+@pytest.mark.parametrize("app_config", [{"SITE_URL": HTTPS_SITE}])
+def test_absolute_urls_name_the_site_url_in_the_sitemap_robots_feed_and_emails(app, app_config, seeded):
+    from models import Enquiry, OutboxMessage
+    from tests.enquiries.test_enquiries_form import valid_data
+
+    client = app.test_client()
+    get = lambda path: client.get(path, base_url=HTTPS_SITE).get_data(as_text=True)  # noqa: E731
+    assert f"Sitemap: {HTTPS_SITE}/sitemap.xml\n" in get("/robots.txt")
+    locs = re.findall(r"<loc>(.*?)</loc>", get("/sitemap.xml"))
+    assert f"{HTTPS_SITE}/" in locs and f"{HTTPS_SITE}/services/public-cloud" in locs
+    assert all(loc.startswith(HTTPS_SITE + "/") for loc in locs)
+    article = "/blog/virtualization-and-containerization"
+    page = get(article)
+    assert f'<link rel="canonical" href="{HTTPS_SITE}{article}">' in page
+    assert f'"url": "{HTTPS_SITE}{article}"' in page and f'"url": "{HTTPS_SITE}/"' in page
+    assert f'<link rel="canonical" href="{HTTPS_SITE}/blog">' in get("/blog")
+    feed = get("/feed.xml")
+    assert f"<id>{HTTPS_SITE}/feed.xml</id>" in feed and f"<uri>{HTTPS_SITE}/</uri>" in feed
+
+    response = client.post("/contact", data=valid_data(), base_url=HTTPS_SITE)
+    assert response.status_code == 303
+    enquiry = db.session.scalar(select(Enquiry))
+    bodies = " ".join(m.text_body + m.html_body for m in db.session.scalars(select(OutboxMessage)))
+    assert f"{HTTPS_SITE}/admin/enquiries/{enquiry.id}" in bodies and f"{HTTPS_SITE}/privacy" in bodies
