@@ -6,8 +6,8 @@ caller's transaction, so it is stored if and only if the change it reports is.
 from __future__ import annotations
 
 import base64
-import uuid
 from dataclasses import dataclass
+from email.utils import make_msgid
 
 from flask import current_app, render_template
 
@@ -30,8 +30,8 @@ class Attachment:
 
 
 def new_message_id() -> str:
-    domain = current_app.config["SITE_URL"].split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
-    return f"<{uuid.uuid4().hex}@{domain}>"
+    """A Message-ID on the site's own host, fixed when the message is queued."""
+    return make_msgid(domain=current_app.config["SITE_HOST"])
 
 
 def queue_email(
@@ -47,8 +47,8 @@ def queue_email(
 ) -> OutboxMessage:
     """Render templates/email/<template>.{subject.txt,txt,html} and add an outbox row.
 
-    The caller commits. Addresses and names are stored as given; mail/message.py builds
-    headers with the email package, so CR/LF in them can never add a header.
+    The caller commits. Addresses and names are stored as given; mail/message.py makes each
+    one line before Flask-Mail writes the headers, so CR/LF in them can never add a header.
     """
     context.setdefault("site_url", current_app.config["SITE_URL"])
     context.setdefault("site_name", current_app.config["SITE_NAME"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import smtplib
 import socket
 import threading
 import uuid
@@ -20,7 +19,7 @@ from email.errors import HeaderParseError, MessageError
 from flask import current_app
 from sqlalchemy.orm import Session, sessionmaker
 
-from extensions import db
+from extensions import db, mail
 from mail.message import build_message, sender_address
 from mail.transport import PermanentError, transport_for
 from models.outbox import OutboxMessage
@@ -50,17 +49,16 @@ def delivery_session() -> Session:
     return sessionmaker(bind=db.engine, expire_on_commit=False)()
 
 
-def deliver_pending(*, worker: str | None = None, should_stop=None, transport=None) -> DeliveryReport:
+def deliver_pending(*, worker: str | None = None, should_stop=None) -> DeliveryReport:
     """Claim and deliver every due message, batch by batch, until none is left (needs an app context)."""
     config = current_app.config
     worker = worker or worker_name("pass")
     stopping = should_stop or (lambda: False)
     max_attempts = int(config.get("OUTBOX_MAX_ATTEMPTS", 8))
     report = DeliveryReport()
-    transport = transport or transport_for(config)
     session = delivery_session()
     try:
-        sender = sender_address(config)
+        sender = sender_address(config).addr_spec
         while not stopping():
             batch = OutboxMessage.claim_batch(
                 session, worker, limit=int(config.get("OUTBOX_BATCH_SIZE", 10)), max_attempts=max_attempts,
@@ -68,15 +66,15 @@ def deliver_pending(*, worker: str | None = None, should_stop=None, transport=No
             )
             if not batch:
                 break
-            for index, row in enumerate(batch):
-                if stopping():
-                    for rest in batch[index:]:
-                        OutboxMessage.release(session, rest.id, worker)
-                        report.released += 1
-                    break
-                _deliver_one(session, transport, row, sender, worker, max_attempts, report)
+            with transport_for(config, mail) as transport:  # one SMTP connection per batch
+                for index, row in enumerate(batch):
+                    if stopping():
+                        for rest in batch[index:]:
+                            OutboxMessage.release(session, rest.id, worker)
+                            report.released += 1
+                        break
+                    _deliver_one(session, transport, row, sender, worker, max_attempts, report)
     finally:
-        transport.close()
         session.close()
     return report
 
@@ -85,12 +83,15 @@ def _deliver_one(session, transport, row, sender, worker, max_attempts, report) 
     error: str | None = None
     permanent = False
     try:
-        msg = build_message(row, current_app.config)
-        transport.send(msg, sender.addr_spec, [msg["To"].addresses[0].addr_spec])
-    except (ValueError, TypeError, HeaderParseError, MessageError, PermanentError) as exc:
+        transport.send(build_message(row, current_app.config), envelope_from=sender)
+    except PermanentError as exc:  # a 5xx refusal
         error, permanent = f"{exc.__class__.__name__}: {exc}", True
-    except (smtplib.SMTPException, OSError) as exc:
+    except OSError as exc:  # refused, 4xx, timed out, TLS: the server's state, not the message's
+        # (before ValueError: a failed certificate check is both)
         error = f"{exc.__class__.__name__}: {exc}"
+    except (ValueError, TypeError, HeaderParseError, MessageError) as exc:
+        # The message cannot be built (Flask-Mail builds the MIME parts as it sends).
+        error, permanent = f"{exc.__class__.__name__}: {exc}", True
     if error is None:
         OutboxMessage.mark_sent(session, row.id, worker)
         report.sent += 1

@@ -1,4 +1,4 @@
-"""Transports: SMTP, or files under instance/mail/ when no MAIL_SERVER is set."""
+"""Transports: SMTP through Flask-Mail, or files under instance/mail/ when no MAIL_SERVER is set."""
 from __future__ import annotations
 
 import logging
@@ -6,8 +6,11 @@ import re
 import smtplib
 import ssl
 import uuid
-from email.message import EmailMessage
+from contextlib import ExitStack
 from pathlib import Path
+
+import flask_mail
+from flask import current_app
 
 log = logging.getLogger("portico.mailer")
 
@@ -16,77 +19,128 @@ class PermanentError(Exception):
     """The message can never be delivered as it is (bad address, 5xx refusal): fail without retrying."""
 
 
-class SmtpTransport:
-    """One SMTP connection reused for a batch, opened on the first message, reopened after an error."""
+class Mail(flask_mail.Mail):
+    """Flask-Mail's Mail, with the two changes the outbox needs.
 
-    def __init__(self, config) -> None:
-        self.host = config["MAIL_SERVER"]
-        self.port = int(config.get("MAIL_PORT") or (465 if config.get("MAIL_USE_SSL") else 25))
-        self.use_ssl = bool(config.get("MAIL_USE_SSL"))
-        self.use_tls = bool(config.get("MAIL_USE_TLS"))
-        self.username = config.get("MAIL_USERNAME")
-        self.password = config.get("MAIL_PASSWORD") or ""
-        self.timeout = config.get("MAIL_TIMEOUT", 30)
-        self.connection: smtplib.SMTP | None = None
+    - TESTING does not suppress sending: MAIL_SERVER decides (unset: .eml files), so the
+      tests' own SMTP server receives real mail. MAIL_SUPPRESS_SEND still works if set.
+    - `connect()` gives an `SmtpConnection`, which times out and checks certificates.
+    """
 
-    def _connect(self) -> smtplib.SMTP:
+    def init_mail(self, config, debug: bool | int = False, testing: bool = False):
+        state = super().init_mail(config, debug, testing=False)
+        state.timeout = config.get("MAIL_TIMEOUT", 30)
+        return state
+
+    def connect(self) -> SmtpConnection:
+        return SmtpConnection(current_app.extensions["mail"])
+
+
+class SmtpConnection(flask_mail.Connection):
+    """Flask-Mail's Connection, opened with MAIL_TIMEOUT and a certificate-checking TLS context.
+
+    Flask-Mail 0.10.0 opens smtplib.SMTP with neither: a server that accepts the connection and
+    never answers hangs the worker, and STARTTLS or SSL accept any certificate
+    (tests/mail/test_flask_mail_gaps.py shows both).
+    """
+
+    def configure_host(self) -> smtplib.SMTP:
+        mail = self.mail
         context = ssl.create_default_context()
-        if self.use_ssl:
-            connection = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=context)
+        if mail.use_ssl:
+            host = smtplib.SMTP_SSL(mail.server, mail.port, timeout=mail.timeout, context=context)
         else:
-            connection = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
-            if self.use_tls:
-                connection.starttls(context=context)
-        if self.username:
-            connection.login(self.username, self.password)
-        return connection
+            host = smtplib.SMTP(mail.server, mail.port, timeout=mail.timeout)
+        try:
+            host.set_debuglevel(int(mail.debug))
+            if mail.use_tls:
+                host.starttls(context=context)
+            if mail.username and mail.password:
+                host.login(mail.username, mail.password)
+        except BaseException:
+            host.close()
+            raise
+        return host
 
-    def send(self, msg: EmailMessage, from_addr: str, to_addrs: list[str]) -> None:
+
+def is_permanent(error: OSError) -> bool:
+    """A 5xx answer means this message will never go; a refused login is ours to fix, so it retries."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return bool(codes) and all(500 <= code < 600 for code in codes)
+    return (isinstance(error, smtplib.SMTPResponseException) and 500 <= error.smtp_code < 600
+            and not isinstance(error, smtplib.SMTPAuthenticationError))
+
+
+class SmtpTransport:
+    """One Flask-Mail Connection for a batch: opened on the first message, reopened after it breaks."""
+
+    def __init__(self, mail: Mail) -> None:
+        self.mail = mail
+        self.connection: SmtpConnection | None = None
+        self._open = ExitStack()
+
+    def send(self, message: flask_mail.Message, envelope_from: str) -> None:
+        """Send to the message's recipients only (the envelope never comes from its headers)."""
         try:
             if self.connection is None:
-                self.connection = self._connect()
-            # The envelope is explicit: headers never decide who receives the message.
-            self.connection.send_message(msg, from_addr=from_addr, to_addrs=to_addrs)
-        except smtplib.SMTPRecipientsRefused as error:
-            codes = [code for code, _ in error.recipients.values()]
-            if codes and all(500 <= code < 600 for code in codes):
-                raise PermanentError(f"recipient refused: {error.recipients}") from error
-            raise
-        except smtplib.SMTPResponseException as error:
-            if 500 <= error.smtp_code < 600 and not isinstance(error, smtplib.SMTPAuthenticationError):
-                raise PermanentError(f"{error.smtp_code} {error.smtp_error!r}") from error
-            raise
-        except (smtplib.SMTPServerDisconnected, OSError):
-            self.close()
+                self.connection = self._open.enter_context(self.mail.connect())
+            self.connection.send(message, envelope_from)
+        except flask_mail.BadHeaderError as error:
+            raise PermanentError("a header would contain a line break") from error
+        except OSError as error:  # smtplib's exceptions are OSErrors too
+            host = self.connection.host if self.connection is not None else None
+            if host is not None and host.sock is None:
+                # smtplib closed the session (a timeout, a disconnect, a 421): the next message reconnects.
+                self._forget()
+            if is_permanent(error):
+                raise PermanentError(f"{error.__class__.__name__}: {error}") from error
             raise
 
+    def _forget(self) -> None:
+        self._open.pop_all()  # no QUIT on a closed session
+        self.connection = None
+
     def close(self) -> None:
-        if self.connection is not None:
-            try:
-                self.connection.quit()
-            except (smtplib.SMTPException, OSError):
-                self.connection.close()
-            self.connection = None
+        try:
+            self._open.close()  # Connection.__exit__: QUIT
+        except OSError:
+            if self.connection is not None and self.connection.host is not None:
+                self.connection.host.close()
+        self._forget()
+
+    def __enter__(self) -> SmtpTransport:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
 
 
 class FileTransport:
     """No mail server configured: write each message to MAIL_DIR/<Message-ID>.eml and log one line."""
 
-    def __init__(self, config) -> None:
-        self.directory = Path(config["MAIL_DIR"])
+    def __init__(self, directory: str) -> None:
+        self.directory = Path(directory)
 
-    def send(self, msg: EmailMessage, from_addr: str, to_addrs: list[str]) -> None:
+    def send(self, message: flask_mail.Message, envelope_from: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = re.sub(r"[^A-Za-z0-9._@-]", "_", str(msg["Message-ID"]).strip().strip("<>")) or uuid.uuid4().hex
+        name = re.sub(r"[^A-Za-z0-9._@-]", "_", message.msgId.strip().strip("<>")) or uuid.uuid4().hex
         path = self.directory / f"{name}.eml"
         partial = path.with_suffix(".eml.part")
-        partial.write_bytes(msg.as_bytes())
+        partial.write_bytes(message.as_bytes())  # what Connection.send would hand to smtplib
         partial.replace(path)
-        log.info("mail to=%s subject=%r written to %s (no MAIL_SERVER set)", ",".join(to_addrs), str(msg["Subject"]), path)
+        log.info("mail to=%s subject=%r written to %s (no MAIL_SERVER set)",
+                 ",".join(message.recipients), message.subject, path)
 
     def close(self) -> None:
         pass
 
+    def __enter__(self) -> FileTransport:
+        return self
 
-def transport_for(config):
-    return SmtpTransport(config) if config.get("MAIL_SERVER") else FileTransport(config)
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def transport_for(config, mail: Mail) -> SmtpTransport | FileTransport:
+    return SmtpTransport(mail) if config.get("MAIL_SERVER") else FileTransport(config["MAIL_DIR"])

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from extensions import db
 from models.base import UTCDateTime, utcnow
+from models.transactions import begin_write, locked
 
 
 class OutboxMessage(db.Model):
@@ -51,11 +52,6 @@ class OutboxMessage(db.Model):
     BACKOFF_BASE = timedelta(minutes=1)
     BACKOFF_CAP = timedelta(hours=2)
 
-    @staticmethod
-    def begin_write(session: Session) -> None:
-        """Start a write transaction: BEGIN IMMEDIATE on SQLite so claimers queue up rather than race."""
-        session.connection(execution_options={"sqlite_immediate": True})
-
     @classmethod
     def backoff(cls, attempts: int) -> timedelta:
         """Wait before the next try after `attempts` failed ones: 1, 2, 4 … minutes, capped."""
@@ -69,11 +65,9 @@ class OutboxMessage(db.Model):
         time still ends as failed. The caller commits.
         """
         now = now or utcnow()
+        # Two workers must not both release (and then both claim) the same row.
         query = select(cls).where(cls.status == cls.SENDING, cls.claimed_at < now - older_than)
-        if session.get_bind().dialect.name == "postgresql":
-            # Two workers must not both release (and then both claim) the same row.
-            query = query.with_for_update(skip_locked=True)
-        stale = session.scalars(query).all()
+        stale = session.scalars(_skip_locked(query)).all()
         for message in stale:
             message._record_failure("delivery interrupted: the worker stopped before it finished", max_attempts, now)
             if message.status == cls.PENDING:
@@ -88,10 +82,10 @@ class OutboxMessage(db.Model):
         """Claim up to `limit` due messages for `worker` and commit, before anyone talks SMTP.
 
         PostgreSQL: SELECT … FOR UPDATE SKIP LOCKED, so concurrent workers take disjoint rows.
-        SQLite: the whole claim is one BEGIN IMMEDIATE transaction, so claimers take turns.
+        SQLite: the whole claim is one BEGIN IMMEDIATE transaction (begin_write), so claimers take turns.
         """
         now = now or utcnow()
-        cls.begin_write(session)
+        begin_write(session)
         cls.release_stale(session, stale_after, max_attempts, now)
         query = (
             select(cls)
@@ -99,9 +93,7 @@ class OutboxMessage(db.Model):
             .order_by(cls.next_attempt_at, cls.id)
             .limit(limit)
         )
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        claimed = session.scalars(query).all()
+        claimed = session.scalars(_skip_locked(query)).all()
         for message in claimed:
             message.status = cls.SENDING
             message.claimed_by = worker[:100]
@@ -112,11 +104,9 @@ class OutboxMessage(db.Model):
     @classmethod
     def _owned(cls, session: Session, message_id: int, worker: str) -> OutboxMessage | None:
         """The row, if `worker` still holds its claim (a stale claim may have been taken over)."""
-        cls.begin_write(session)
+        begin_write(session)
         query = select(cls).where(cls.id == message_id, cls.status == cls.SENDING, cls.claimed_by == worker[:100])
-        if session.get_bind().dialect.name == "postgresql":
-            query = query.with_for_update()
-        return session.scalar(query)
+        return session.scalar(locked(query))
 
     @classmethod
     def mark_sent(cls, session: Session, message_id: int, worker: str, now: datetime | None = None) -> bool:
@@ -184,3 +174,11 @@ class OutboxMessage(db.Model):
     def counts(cls, session: Session) -> dict[str, int]:
         rows = session.execute(select(cls.status, func.count()).group_by(cls.status)).all()
         return {status: count for status, count in rows}
+
+
+def _skip_locked(query):
+    """`locked`, but rows another worker holds are skipped rather than waited for (PostgreSQL).
+
+    SQLite has no row locks; SQLAlchemy leaves the clause out and BEGIN IMMEDIATE serialises instead.
+    """
+    return locked(query).with_for_update(skip_locked=True)

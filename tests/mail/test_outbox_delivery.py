@@ -70,8 +70,12 @@ def test_message_has_headers_from_the_row_and_both_parts(app):
     assert parsed["To"].addresses[0].addr_spec == row.to_addr
     assert parsed["Reply-To"].addresses[0].addr_spec == "client@example.org"
     assert parsed["From"].addresses[0].addr_spec == "noreply@localhost"
+    assert parsed["Reply-To"].addresses[0].display_name == "Client Name"
     assert parsed["Subject"] == "Über den Wolken"
-    assert parsed.get_content_type() == "multipart/alternative"
+    assert parsed["Auto-Submitted"] == "auto-generated" and parsed["Date"].datetime is not None
+    # Flask-Mail always wraps the alternatives in multipart/mixed (where attachments would go).
+    assert [part.get_content_type() for part in parsed.walk()] == [
+        "multipart/mixed", "multipart/alternative", "text/plain", "text/html"]
     assert parsed.get_body(("plain",)).get_content().strip() == "Grüße, ☃"
     assert parsed.get_body(("html",)).get_content().strip() == "<p>Grüße, ☃</p>"
 
@@ -117,6 +121,8 @@ def test_no_mail_server_writes_eml_files_and_logs_one_line(app, tmp_path, caplog
     path = tmp_path / "mail" / (row.message_id.strip("<>") + ".eml")
     parsed = message_from_bytes(path.read_bytes(), policy=policy.default)
     assert parsed["Subject"] == "Written to disk"
+    assert parsed["Message-ID"] == row.message_id and parsed["Auto-Submitted"] == "auto-generated"
+    assert parsed.get_body(("html",)).get_content().strip() == row.html_body
     assert [r for r in caplog.records if str(path) in r.getMessage()]
     assert fresh(row.id).status == OutboxMessage.SENT
 
@@ -186,6 +192,38 @@ def test_smtp_down_keeps_messages_pending_and_delivers_once_it_is_back(mail_app,
     make_due()
     assert mailer.deliver_pending().sent == 5
     assert sorted(ids_at(smtp_server)) == sorted(r.message_id for r in rows)
+
+
+def test_a_server_that_hangs_up_is_reconnected_for_the_next_message(mail_app, smtp_server):
+    first, second, third = queue_row(), queue_row(), queue_row()
+    collect = smtp_server.handler.handle_DATA
+    hung_up = []
+
+    async def hang_up_once(server, session, envelope):
+        if not hung_up:
+            hung_up.append(envelope)
+            return "421 4.3.2 Service shutting down"  # smtplib closes the session on a 421
+        return await collect(server, session, envelope)
+
+    smtp_server.handler.handle_DATA = hang_up_once
+    report = mailer.deliver_pending()
+    assert (report.sent, report.retrying, report.failed) == (2, 1, 0)
+    assert ids_at(smtp_server) == [second.message_id, third.message_id]
+    assert "421" in fresh(first.id).last_error and fresh(first.id).status == OutboxMessage.PENDING
+
+
+@pytest.fixture
+def app_config(request):
+    return dict(getattr(request, "param", {}))
+
+
+@pytest.mark.parametrize("app_config", [{"SITE_URL": "https://Consult.Example:8443/site/"}], indirect=True)
+def test_a_message_id_names_the_sites_host(app):
+    from mail.compose import new_message_id
+
+    first, second = new_message_id(), new_message_id()
+    assert first != second
+    assert first.startswith("<") and first.endswith("@consult.example>")
 
 
 def test_a_stale_claim_returns_to_pending_and_a_live_one_does_not(app):
