@@ -12,11 +12,12 @@ from config import check_settings, derive_settings, load_settings
 from extensions import csrf, db, limiter, login_manager, mail, migrate
 from mail.thread import init_app as init_outbox_thread
 from models.transactions import configure_engine
+from web.requests import Portico
 
 
 def create_app(config: dict | None = None) -> Flask:
     load_dotenv(Path.cwd() / ".env")
-    app = Flask(__name__, instance_relative_config=True)
+    app = Portico(__name__, instance_relative_config=True)
     app.config.update(load_settings(Path(app.instance_path), (config or {}).get("APP_ENV")))
     if config:
         app.config.update(config)

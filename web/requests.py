@@ -14,6 +14,20 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 MAX_REQUEST_ID = 64
 
 
+class Portico(Flask):
+    """Flask whose absolute URLs name SITE_URL's scheme, whatever scheme a request arrived with.
+
+    SERVER_NAME (from SITE_URL) already fixes their host; without this, an https site reached over
+    plain http (a proxy without PROXY_COUNT) would put http:// links in its emails and feeds.
+    """
+
+    def create_url_adapter(self, request):
+        adapter = super().create_url_adapter(request)
+        if request is not None and adapter is not None:
+            adapter.url_scheme = self.config["PREFERRED_URL_SCHEME"]
+        return adapter
+
+
 def request_id(incoming: str | None) -> str:
     """The id a request is known by: the caller's X-Request-ID if it is short ASCII letters and digits, else a new one.
 
