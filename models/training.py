@@ -6,14 +6,16 @@ import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, case, func, select
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.base import UTCDateTime, utcnow
+from models.transactions import NotAllowed
 
 
-class BookingError(Exception):
+class BookingError(NotAllowed):
     """A booking rule refused an action; the message is safe to show to the person who asked."""
 
 
@@ -27,6 +29,14 @@ class SessionUnavailable(BookingError):
     def __init__(self, message: str, status_code: int = 410) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class SessionEditRefused(BookingError):
+    """A session edit would break the bookings already taken; `problems` says why, by form field."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(" ".join(problems.values()))
+        self.problems = problems
 
 
 class NotEnoughSeats(BookingError):
@@ -98,19 +108,50 @@ class TrainingSession(db.Model):
 
     # --- rules -----------------------------------------------------------------------------
 
-    @property
+    # Seats held and seats left are SQL expressions, defined once: a query can select or filter on
+    # them (TrainingSession.seats_left >= 2), and an instance reads its own row through the same one.
+
+    @hybrid_property
     def seats_held(self) -> int:
         """Seats of pending or confirmed bookings, counted in the database (not the loaded list)."""
-        if self.id is None:
-            return 0
-        return db.session.scalar(
-            select(func.coalesce(func.sum(Booking.seats), 0))
-            .where(Booking.session_id == self.id, Booking.status.in_(Booking.HOLDING))
-        ) or 0
+        return self._own(TrainingSession.seats_held, unsaved=0)
 
-    @property
+    @seats_held.inplace.expression
+    @classmethod
+    def _seats_held_expression(cls):
+        return cls._from_held()
+
+    @hybrid_property
     def seats_left(self) -> int:
-        return max(self.capacity - self.seats_held, 0)
+        """The capacity less the seats held, never below zero."""
+        return self._own(TrainingSession.seats_left, unsaved=self.capacity)
+
+    @seats_left.inplace.expression
+    @classmethod
+    def _seats_left_expression(cls):
+        return cls._from_held(lambda held: case((held < cls.capacity, cls.capacity - held), else_=0))
+
+    @classmethod
+    def _from_held(cls, value=lambda held: held):
+        """A correlated subquery of `value(seats held)`, seats held being the sum over seat-holding bookings."""
+        held = func.coalesce(func.sum(Booking.seats), 0)
+        return (
+            select(value(held))
+            .where(Booking.session_id == cls.id, Booking.holds_seats)
+            .correlate_except(Booking)
+            .scalar_subquery()
+        )
+
+    def _own(self, expression, *, unsaved):
+        """This session's value of a seat expression (an unsaved session has no bookings yet)."""
+        if self.id is None:
+            return unsaved
+        return db.session.scalar(select(expression).where(TrainingSession.id == self.id))
+
+    @classmethod
+    def with_seats(cls, query):
+        """The query's sessions as (session, seats held, seats left) rows, counted in the same query."""
+        return query.add_columns(cls.seats_held.label("held"), cls.seats_left.label("left"))
 
     def edit_problems(self, *, course_id: int, capacity: int) -> dict[str, str]:
         """Why a proposed edit would break the bookings already taken, by field (empty: it is fine)."""
@@ -149,6 +190,22 @@ class TrainingSession(db.Model):
     def where(self) -> str:
         return "Online" if self.mode == self.ONLINE else (self.location or "On-site")
 
+    def admit(self, seats: int, *, waitlist: bool = False) -> str:
+        """The status a new booking of `seats` gets now: pending while the seats are free, else waitlisted if asked.
+
+        Raises BookingError (more seats than the session has) or NotEnoughSeats; the caller holds the session's lock.
+        """
+        if seats < 1:
+            raise BookingError("Book at least one seat.")
+        if seats > self.capacity:
+            raise BookingError(f"This session has {self.capacity} seats in all.")
+        left = self.seats_left
+        if seats <= left:
+            return Booking.PENDING
+        if waitlist:
+            return Booking.WAITLISTED
+        raise NotEnoughSeats(left)
+
     def check_bookable(self, now: datetime | None = None) -> None:
         """Raise SessionUnavailable unless a member of the public may book this session now."""
         if self.is_private:
@@ -175,15 +232,6 @@ class TrainingSession(db.Model):
             .order_by(cls.starts_at, cls.id)
         )
 
-    @classmethod
-    def seats_held_column(cls):
-        """A correlated subquery: seats of pending or confirmed bookings."""
-        return (
-            select(func.coalesce(func.sum(Booking.seats), 0))
-            .where(Booking.session_id == cls.id, Booking.status.in_(Booking.HOLDING))
-            .correlate(cls)
-            .scalar_subquery()
-        )
 
 
 class Booking(db.Model):
@@ -234,16 +282,29 @@ class Booking(db.Model):
         CANCELLED: "Cancelled",
         WAITLISTED: "On the waitlist",
     }
+    # The actions that change the status, with the status each leads to and its past participle.
+    ACTIONS = {"confirm": (CONFIRMED, "confirmed"), "decline": (DECLINED, "declined"),
+               "cancel": (CANCELLED, "cancelled"), "promote": (PENDING, "given a seat")}
     TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,128}")
 
-    @property
+    @hybrid_property
     def holds_seats(self) -> bool:
         return self.status in self.HOLDING
 
-    @property
+    @holds_seats.inplace.expression
+    @classmethod
+    def _holds_seats_expression(cls):
+        return cls.status.in_(cls.HOLDING)
+
+    @hybrid_property
     def is_active(self) -> bool:
         """Still in play: pending, confirmed or waitlisted."""
-        return self.status in (self.PENDING, self.CONFIRMED, self.WAITLISTED)
+        return self.status in self.ACTIVE
+
+    @is_active.inplace.expression
+    @classmethod
+    def _is_active_expression(cls):
+        return cls.status.in_(cls.ACTIVE)
 
     @property
     def status_label(self) -> str:
@@ -252,29 +313,72 @@ class Booking(db.Model):
     def can_become(self, status: str) -> bool:
         return status in self.TRANSITIONS.get(self.status, set())
 
-    def _move_to(self, status: str) -> None:
-        if not self.can_become(status):
-            raise BookingStateError(
-                f"This booking is {self.status_label.lower()}, so it cannot be {self.VERBS.get(status, status)}."
-            )
-        self.status = status
+    # --- which actions this booking can take ------------------------------------------------------
+    # The one place that says so: the operations refuse through `check`, and the pages show a
+    # button only when `can_…` is true.
 
-    VERBS = {CONFIRMED: "confirmed", DECLINED: "declined", CANCELLED: "cancelled", PENDING: "given a seat"}
+    def refusal(self, action: str) -> str | None:
+        """Why this booking cannot take `action` now, in words for the person who asked (None: it can)."""
+        state = self.status_label.lower()
+        if action == "move":  # to another session of the course: anything still in play
+            return None if self.is_active else f"This booking is {state}, so it cannot be moved."
+        if action == "attend":  # "still coming": only a booking that holds seats
+            return None if self.holds_seats else f"This booking is {state}."
+        status, verb = self.ACTIONS[action]
+        if not self.can_become(status):
+            return f"This booking is {state}, so it cannot be {verb}."
+        if action == "confirm" and self.session is not None and not self.session.is_open():
+            return "This session is cancelled or has already started; the booking cannot be confirmed."
+        return None
+
+    def check(self, action: str) -> None:
+        """Raise BookingStateError (its message is the refusal) unless this booking can take `action` now."""
+        reason = self.refusal(action)
+        if reason:
+            raise BookingStateError(reason)
+
+    @property
+    def can_confirm(self) -> bool:
+        return self.refusal("confirm") is None
+
+    @property
+    def can_decline(self) -> bool:
+        return self.refusal("decline") is None
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.refusal("cancel") is None
+
+    @property
+    def can_promote(self) -> bool:
+        return self.refusal("promote") is None
+
+    @property
+    def can_move(self) -> bool:
+        return self.refusal("move") is None
+
+    @property
+    def can_attend(self) -> bool:
+        return self.refusal("attend") is None
+
+    def _take(self, action: str) -> None:
+        self.check(action)
+        self.status = self.ACTIONS[action][0]
 
     def confirm(self) -> None:
-        self._move_to(self.CONFIRMED)
+        self._take("confirm")
         self.confirmed_at = utcnow()
 
     def decline(self) -> None:
-        self._move_to(self.DECLINED)
+        self._take("decline")
 
     def cancel(self) -> None:
-        self._move_to(self.CANCELLED)
+        self._take("cancel")
         self.cancelled_at = utcnow()
 
     def promote(self) -> None:
         """From the waitlist to pending (the seats are then held)."""
-        self._move_to(self.PENDING)
+        self._take("promote")
 
     # --- self-service token -------------------------------------------------------------------
 
@@ -291,3 +395,4 @@ class Booking(db.Model):
         if not isinstance(token, str) or not cls.TOKEN_PATTERN.fullmatch(token):
             return None
         return db.session.scalar(select(cls).where(cls.token_hash == cls.hash_token(token)))
+

@@ -54,7 +54,7 @@ def test_invalid_session_form_shows_errors(admin_client, db_session):
     response = admin_client.post("/admin/sessions/new", data={
         "course_id": course.id, "starts_at": "tomorrow", "ends_at": "", "timezone": "Nowhere/Land",
         "mode": "teleport", "capacity": "-1"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     for field in ("starts_at", "ends_at", "timezone", "mode", "capacity"):
         assert f'id="{field}-error"' in response.text, field
     assert db_session.scalar(select(TrainingSession)) is None
@@ -68,7 +68,7 @@ def test_edit_without_new_times_saves_directly(admin_client, db_session):
     data = {"course_id": session.course_id, "starts_at": "2027-05-03T09:00", "ends_at": "2027-05-03T17:00",
             "timezone": "Europe/London", "mode": "on-site", "location": "London office", "capacity": "3"}
     response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=data)
-    assert response.status_code == 400 and "4 seats are already held" in response.text
+    assert response.status_code == 422 and "4 seats are already held" in response.text
     response = admin_client.post(f"/admin/sessions/{session.id}/edit", data={**data, "capacity": "6"})
     assert response.status_code == 303
     db_session.expire_all()
@@ -184,7 +184,7 @@ def test_reschedule_through_the_edit_form(admin_client, db_session):
     # A start in the past is refused beside the field, nothing changes.
     past = {**data, "starts_at": "2020-01-01T09:00", "ends_at": "2020-01-01T17:00"}
     response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=past)
-    assert response.status_code == 400 and 'id="starts_at-error"' in response.text
+    assert response.status_code == 422 and 'id="starts_at-error"' in response.text
     db_session.expire_all()
     assert session.starts_at == datetime(2027, 5, 10, 8, 0, tzinfo=UTC)
 
@@ -196,6 +196,6 @@ def test_a_booked_session_keeps_its_course(admin_client, db_session):
     data = {"course_id": other.id, "starts_at": "2027-05-03T09:00", "ends_at": "2027-05-03T17:00",
             "timezone": "Europe/London", "mode": "online", "location": "", "capacity": "10"}
     response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=data)
-    assert response.status_code == 400 and "its course cannot change" in response.text
+    assert response.status_code == 422 and "its course cannot change" in response.text
     db_session.expire_all()
     assert session.course_id != other.id
