@@ -199,3 +199,55 @@ def test_a_booked_session_keeps_its_course(admin_client, db_session):
     assert response.status_code == 422 and "its course cannot change" in response.text
     db_session.expire_all()
     assert session.course_id != other.id
+
+
+def action_urls(page: str, booking) -> set[str]:
+    return {action for action in ("confirm", "decline", "cancel") if f"/admin/bookings/{booking.id}/{action}" in page}
+
+
+def test_session_page_offers_only_the_actions_each_booking_can_take(admin_client):
+    session = make_session(capacity=10)
+    bookings = {status: make_booking(session, status=status) for status in (
+        Booking.PENDING, Booking.CONFIRMED, Booking.WAITLISTED, Booking.DECLINED, Booking.CANCELLED)}
+    page = admin_client.get(f"/admin/sessions/{session.id}").text
+    assert action_urls(page, bookings[Booking.PENDING]) == {"confirm", "decline", "cancel"}
+    assert action_urls(page, bookings[Booking.CONFIRMED]) == {"cancel"}
+    assert action_urls(page, bookings[Booking.WAITLISTED]) == {"cancel"}  # no Confirm on the waitlist
+    assert action_urls(page, bookings[Booking.DECLINED]) == set()
+    assert action_urls(page, bookings[Booking.CANCELLED]) == set()
+
+
+def test_a_pending_booking_on_a_started_session_cannot_be_confirmed(admin_client, db_session):
+    session = make_session(starts_at=datetime.now(UTC) - timedelta(hours=1))
+    booking = make_booking(session)
+    page = admin_client.get(f"/admin/sessions/{session.id}").text
+    assert action_urls(page, booking) == {"decline", "cancel"}
+    response = admin_client.post(f"/admin/bookings/{booking.id}/confirm", data={}, follow_redirects=True)
+    assert "already started; the booking cannot be confirmed" in response.text
+    db_session.expire_all()
+    assert booking.status == Booking.PENDING and outbox(db_session) == []
+
+
+def test_an_invalid_action_post_is_422_and_changes_nothing(admin_client, db_session):
+    booking = make_booking(make_session())
+    for path in (f"/admin/bookings/{booking.id}/confirm", f"/admin/sessions/{booking.session_id}/cancel"):
+        response = admin_client.post(path, data={"message": "x" * 5001})
+        assert response.status_code == 422, path
+        assert "Nothing was changed" in response.text and f'id="booking-{booking.id}"' in response.text
+    db_session.expire_all()
+    assert booking.status == Booking.PENDING and booking.session.status == TrainingSession.SCHEDULED
+    assert outbox(db_session) == []
+
+
+def test_a_refused_edit_changes_nothing_at_all(admin_client, db_session):
+    """The capacity rule refuses the whole edit, including the new location and the new times."""
+    session = make_session(capacity=10, starts_at=datetime(2027, 5, 3, 8, 0, tzinfo=UTC), timezone="Europe/London")
+    make_booking(session, seats=4, status=Booking.CONFIRMED)
+    data = {"course_id": session.course_id, "starts_at": "2027-05-10T09:00", "ends_at": "2027-05-10T17:00",
+            "timezone": "Europe/London", "mode": "on-site", "location": "Leeds", "capacity": "3"}
+    response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=data)
+    assert response.status_code == 422 and "4 seats are already held" in response.text
+    db_session.expire_all()
+    assert (session.capacity, session.location, session.sequence) == (10, "", 0)
+    assert session.starts_at == datetime(2027, 5, 3, 8, 0, tzinfo=UTC)
+    assert outbox(db_session) == [] and "session.update" not in actions(db_session)

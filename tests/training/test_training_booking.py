@@ -6,7 +6,7 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from blueprints.training import operations as ops
 from blueprints.training import schedule
@@ -84,6 +84,34 @@ def test_state_transitions(start, target, allowed):
         with pytest.raises(ops.BookingStateError):
             method()
         assert booking.status == start
+
+
+@pytest.mark.parametrize(("status", "allowed"), [
+    (Booking.PENDING, {"confirm", "decline", "cancel", "move", "attend"}),
+    (Booking.CONFIRMED, {"cancel", "move", "attend"}),
+    (Booking.WAITLISTED, {"promote", "cancel", "move"}),
+    (Booking.DECLINED, set()),
+    (Booking.CANCELLED, set()),
+])
+def test_the_actions_a_booking_can_take(app, status, allowed):
+    booking = make_booking(make_session(), status=status)
+    actions = {"confirm", "decline", "cancel", "promote", "move", "attend"}
+    assert {a for a in actions if getattr(booking, f"can_{a}")} == allowed
+    assert {a for a in actions if booking.refusal(a) is None} == allowed
+    for action in actions - allowed:
+        with pytest.raises(ops.BookingStateError, match=f"This booking is {booking.status_label.lower()}"):
+            booking.check(action)
+
+
+def test_seats_left_is_one_expression_for_queries_and_rows(app):
+    full = make_session(capacity=2)
+    make_booking(full, seats=3, status=Booking.CONFIRMED)  # stored over capacity: left is 0, not -1
+    roomy = make_session(capacity=5)
+    make_booking(roomy, seats=2)
+    assert (full.seats_held, full.seats_left, roomy.seats_held, roomy.seats_left) == (3, 0, 2, 3)
+    rows = db.session.execute(TrainingSession.with_seats(select(TrainingSession)).order_by(TrainingSession.id)).all()
+    assert [(s.id, held, left) for s, held, left in rows] == [(full.id, 3, 0), (roomy.id, 2, 3)]
+    assert db.session.scalars(select(TrainingSession.id).where(TrainingSession.seats_left >= 3)).all() == [roomy.id]
 
 
 def test_malformed_tokens_never_match(app):
@@ -254,6 +282,26 @@ def test_move_booking_to_another_session_of_the_same_course(app):
     assert len(outbox("booking_moved")) == 1 and len(outbox("booking_promoted")) == 1
 
 
+def test_move_targets_are_found_in_one_query(app):
+    course = make_course()
+    first = make_session(course)
+    later = [make_session(course, starts_at=first.starts_at + timedelta(days=7 * n), capacity=n) for n in range(1, 6)]
+    for session in later:
+        make_booking(session, seats=1)
+    booking = make_booking(first, seats=2)
+    booking.session  # noqa: B018  (loaded: only move_targets' own queries are counted)
+    statements = []
+    record = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        targets = ops.move_targets(booking)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert [s.id for s in targets] == [s.id for s in later[2:]]  # 3, 4 and 5 seats: 2, 3 and 4 left
+    assert list(targets.values()) == [2, 3, 4]
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
+
+
 # --- pages ---------------------------------------------------------------------------------
 
 def test_training_index_shows_sessions_zone_and_seats(client, app):
@@ -356,6 +404,33 @@ def test_opening_links_changes_nothing_and_cancelling_twice_says_so(client, app)
     again = client.post(f"/bookings/{token}/cancel", follow_redirects=True)
     assert "already cancelled" in again.get_data(as_text=True)
     assert len(outbox("booking_cancelled")) == 1
+
+
+@pytest.mark.parametrize(("status", "links"), [
+    (Booking.PENDING, {"move", "cancel"}),
+    (Booking.CONFIRMED, {"move", "cancel"}),
+    (Booking.WAITLISTED, {"move", "cancel"}),
+    (Booking.DECLINED, set()),
+    (Booking.CANCELLED, set()),
+])
+def test_booking_page_offers_only_the_actions_the_booking_can_take(client, app, status, links):
+    course = make_course()
+    first = make_session(course)
+    make_session(course, starts_at=first.starts_at + timedelta(days=14))
+    make_booking(first, status=status, token="t" * 43)
+    page = client.get(f"/bookings/{'t' * 43}").get_data(as_text=True)
+    shown = {action for action in ("move", "cancel") if f"/bookings/{'t' * 43}/{action}" in page}
+    assert shown == links
+    assert ("Change of plans?" in page) == bool(links)
+
+
+def test_no_move_link_when_no_other_session_has_the_seats(client, app):
+    course = make_course()
+    first = make_session(course)
+    make_session(course, starts_at=first.starts_at + timedelta(days=14), capacity=1)
+    make_booking(first, seats=2, token="m" * 43)
+    page = client.get(f"/bookings/{'m' * 43}").get_data(as_text=True)
+    assert f"/bookings/{'m' * 43}/cancel" in page and f"/bookings/{'m' * 43}/move" not in page
 
 
 def test_self_service_move_has_a_confirmation_step(client, app):

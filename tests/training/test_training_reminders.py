@@ -108,3 +108,12 @@ def test_concurrent_runs_send_each_reminder_once(app):
         OutboxMessage.template == "booking_reminder")) == 12
     assert db.session.scalar(select(func.count(func.distinct(OutboxMessage.to_addr))).where(
         OutboxMessage.template == "booking_reminder")) == 12
+
+
+def test_the_command_commits_its_reminders(app, runner):
+    """What `flask reminders send` queued is stored: another connection sees the claims and the emails."""
+    booking = make_booking(make_session(starts_at=soon(30)), status=Booking.CONFIRMED)
+    assert "Queued 1 reminder." in runner.invoke(args=["reminders", "send"]).output
+    db.session.rollback()  # anything the command left uncommitted is gone now
+    assert [m.to_addr for m in reminders()] == [booking.email]
+    assert db.session.get(Booking, booking.id).reminder_sent_at is not None
