@@ -19,7 +19,7 @@ from blueprints.training.forms import CourseForm, SessionForm
 from extensions import db
 from models import AuditLog, Booking, Course, TrainingSession, utcnow
 from models.base import slug_taken
-from models.training import SessionEditRefused
+from models.bookings import SessionEditRefused
 from models.transactions import NotAllowed
 from web.markdown import render_markdown
 

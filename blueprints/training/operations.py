@@ -21,7 +21,7 @@ from blueprints.training.emails import invite, mail_client, mail_consultant
 from blueprints.training.links import link_token
 from extensions import db
 from models import AuditLog, Booking, TrainingSession, utcnow
-from models.training import BookingError, BookingStateError, NotEnoughSeats, SessionUnavailable
+from models.bookings import BookingError, BookingStateError, NotEnoughSeats, SessionUnavailable
 from models.transactions import begin_write, locked
 
 __all__ = [

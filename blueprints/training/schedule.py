@@ -14,7 +14,7 @@ from blueprints.training.links import booking_url
 from blueprints.training.operations import audit, lock_session
 from extensions import db
 from models import AuditLog, Booking, TrainingSession, utcnow
-from models.training import BookingError, BookingStateError, SessionEditRefused
+from models.bookings import BookingError, BookingStateError, SessionEditRefused
 from models.transactions import begin_write
 
 REMINDER_BEFORE = timedelta(hours=48)
