@@ -1,41 +1,18 @@
-"""Training courses, their scheduled sessions and the bookings on them."""
+"""Training courses and their scheduled sessions, with the seat rules (the bookings on them: models/bookings.py)."""
 from __future__ import annotations
 
-import hashlib
-import re
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, func, select
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, case, func, select
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
 from models.base import RenderedMarkdown, UTCDateTime, utcnow
+from models.bookings import Booking, BookingError, NotEnoughSeats, SessionUnavailable
 
-
-class BookingError(Exception):
-    """A booking rule refused an action; the message is safe to show to the person who asked."""
-
-
-class BookingStateError(BookingError):
-    """The booking (or session) is not in a state that allows this action, e.g. confirming a cancelled booking."""
-
-
-class SessionUnavailable(BookingError):
-    """The session cannot be booked: unknown or private (404) or past or cancelled (410)."""
-
-    def __init__(self, message: str, status_code: int = 410) -> None:
-        super().__init__(message)
-        self.status_code = status_code
-
-
-class NotEnoughSeats(BookingError):
-    def __init__(self, seats_left: int) -> None:
-        self.seats_left = seats_left
-        if seats_left <= 0:
-            super().__init__("This session is full.")
-        else:
-            super().__init__(f"Only {seats_left} seat{'s' if seats_left != 1 else ''} left.")
+__all__ = ["Booking", "Course", "TrainingSession"]  # Booking too: models/__init__.py imports it from here
 
 
 class Course(RenderedMarkdown, db.Model):
@@ -99,19 +76,50 @@ class TrainingSession(db.Model):
 
     # --- rules -----------------------------------------------------------------------------
 
-    @property
+    # Seats held and seats left are SQL expressions, defined once: a query can select or filter on
+    # them (TrainingSession.seats_left >= 2), and an instance reads its own row through the same one.
+
+    @hybrid_property
     def seats_held(self) -> int:
         """Seats of pending or confirmed bookings, counted in the database (not the loaded list)."""
-        if self.id is None:
-            return 0
-        return db.session.scalar(
-            select(func.coalesce(func.sum(Booking.seats), 0))
-            .where(Booking.session_id == self.id, Booking.status.in_(Booking.HOLDING))
-        ) or 0
+        return self._own(TrainingSession.seats_held, unsaved=0)
 
-    @property
+    @seats_held.inplace.expression
+    @classmethod
+    def _seats_held_expression(cls):
+        return cls._from_held()
+
+    @hybrid_property
     def seats_left(self) -> int:
-        return max(self.capacity - self.seats_held, 0)
+        """The capacity less the seats held, never below zero."""
+        return self._own(TrainingSession.seats_left, unsaved=self.capacity)
+
+    @seats_left.inplace.expression
+    @classmethod
+    def _seats_left_expression(cls):
+        return cls._from_held(lambda held: case((held < cls.capacity, cls.capacity - held), else_=0))
+
+    @classmethod
+    def _from_held(cls, value=lambda held: held):
+        """A correlated subquery of `value(seats held)`, seats held being the sum over seat-holding bookings."""
+        held = func.coalesce(func.sum(Booking.seats), 0)
+        return (
+            select(value(held))
+            .where(Booking.session_id == cls.id, Booking.holds_seats)
+            .correlate_except(Booking)
+            .scalar_subquery()
+        )
+
+    def _own(self, expression, *, unsaved):
+        """This session's value of a seat expression (an unsaved session has no bookings yet)."""
+        if self.id is None:
+            return unsaved
+        return db.session.scalar(select(expression).where(TrainingSession.id == self.id))
+
+    @classmethod
+    def with_seats(cls, query):
+        """The query's sessions as (session, seats held, seats left) rows, counted in the same query."""
+        return query.add_columns(cls.seats_held.label("held"), cls.seats_left.label("left"))
 
     def edit_problems(self, *, course_id: int, capacity: int) -> dict[str, str]:
         """Why a proposed edit would break the bookings already taken, by field (empty: it is fine)."""
@@ -150,6 +158,22 @@ class TrainingSession(db.Model):
     def where(self) -> str:
         return "Online" if self.mode == self.ONLINE else (self.location or "On-site")
 
+    def admit(self, seats: int, *, waitlist: bool = False) -> str:
+        """The status a new booking of `seats` gets now: pending while the seats are free, else waitlisted if asked.
+
+        Raises BookingError (more seats than the session has) or NotEnoughSeats; the caller holds the session's lock.
+        """
+        if seats < 1:
+            raise BookingError("Book at least one seat.")
+        if seats > self.capacity:
+            raise BookingError(f"This session has {self.capacity} seats in all.")
+        left = self.seats_left
+        if seats <= left:
+            return Booking.PENDING
+        if waitlist:
+            return Booking.WAITLISTED
+        raise NotEnoughSeats(left)
+
     def check_bookable(self, now: datetime | None = None) -> None:
         """Raise SessionUnavailable unless a member of the public may book this session now."""
         if self.is_private:
@@ -175,120 +199,3 @@ class TrainingSession(db.Model):
             .where(cls.status == cls.SCHEDULED, cls.is_private.is_(False), cls.starts_at > now)
             .order_by(cls.starts_at, cls.id)
         )
-
-    @classmethod
-    def seats_held_column(cls):
-        """A correlated subquery: seats of pending or confirmed bookings."""
-        return (
-            select(func.coalesce(func.sum(Booking.seats), 0))
-            .where(Booking.session_id == cls.id, Booking.status.in_(Booking.HOLDING))
-            .correlate(cls)
-            .scalar_subquery()
-        )
-
-
-class Booking(db.Model):
-    __tablename__ = "bookings"
-
-    PENDING = "pending"
-    CONFIRMED = "confirmed"
-    DECLINED = "declined"
-    CANCELLED = "cancelled"
-    WAITLISTED = "waitlisted"
-    HOLDING = (PENDING, CONFIRMED)  # statuses that hold seats
-    ACTIVE = (PENDING, CONFIRMED, WAITLISTED)  # statuses a session change must tell
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="RESTRICT"), index=True)
-    name: Mapped[str] = mapped_column(String(100))
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    company: Mapped[str] = mapped_column(String(150), default="")
-    seats: Mapped[int] = mapped_column(Integer, default=1)
-    notes: Mapped[str] = mapped_column(Text, default="")
-    status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
-    # SHA-256 of the self-service token; the token itself is only ever in the client's email.
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
-    waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # waitlist order
-    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    # Calendar invite revision for this booking (METHOD:REQUEST/CANCEL updates).
-    ics_sequence: Mapped[int] = mapped_column(Integer, default=0)
-
-    session: Mapped[TrainingSession] = relationship(back_populates="bookings")
-
-    # Which state may follow which; anything else raises BookingStateError.
-    TRANSITIONS = {
-        PENDING: {CONFIRMED, DECLINED, CANCELLED},
-        CONFIRMED: {CANCELLED},
-        WAITLISTED: {PENDING, CANCELLED},
-        DECLINED: set(),
-        CANCELLED: set(),
-    }
-    LABELS = {
-        PENDING: "Awaiting confirmation",
-        CONFIRMED: "Confirmed",
-        DECLINED: "Declined",
-        CANCELLED: "Cancelled",
-        WAITLISTED: "On the waitlist",
-    }
-    TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,128}")
-
-    @property
-    def holds_seats(self) -> bool:
-        return self.status in self.HOLDING
-
-    @property
-    def is_active(self) -> bool:
-        """Still in play: pending, confirmed or waitlisted."""
-        return self.status in (self.PENDING, self.CONFIRMED, self.WAITLISTED)
-
-    @property
-    def status_label(self) -> str:
-        return self.LABELS.get(self.status, self.status)
-
-    def can_become(self, status: str) -> bool:
-        return status in self.TRANSITIONS.get(self.status, set())
-
-    def _move_to(self, status: str) -> None:
-        if not self.can_become(status):
-            raise BookingStateError(
-                f"This booking is {self.status_label.lower()}, so it cannot be {self.VERBS.get(status, status)}."
-            )
-        self.status = status
-
-    VERBS = {CONFIRMED: "confirmed", DECLINED: "declined", CANCELLED: "cancelled", PENDING: "given a seat"}
-
-    def confirm(self) -> None:
-        self._move_to(self.CONFIRMED)
-        self.confirmed_at = utcnow()
-
-    def decline(self) -> None:
-        self._move_to(self.DECLINED)
-
-    def cancel(self) -> None:
-        self._move_to(self.CANCELLED)
-        self.cancelled_at = utcnow()
-
-    def promote(self) -> None:
-        """From the waitlist to pending (the seats are then held)."""
-        self._move_to(self.PENDING)
-
-    # --- self-service token -------------------------------------------------------------------
-
-    @staticmethod
-    def hash_token(token: str) -> str:
-        return hashlib.sha256(token.encode()).hexdigest()
-
-    def token_matches(self, token: str) -> bool:
-        return self.token_hash == self.hash_token(token)
-
-    @classmethod
-    def find_by_token(cls, token: str) -> Booking | None:
-        """The booking a self-service token belongs to, or None (malformed tokens never reach the database)."""
-        if not isinstance(token, str) or not cls.TOKEN_PATTERN.fullmatch(token):
-            return None
-        return db.session.scalar(select(cls).where(cls.token_hash == cls.hash_token(token)))

@@ -80,9 +80,8 @@ def dashboard():
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxMessage.FAILED)
         ),
     }
-    held = TrainingSession.seats_held_column()
     sessions = db.session.execute(
-        select(TrainingSession, held.label("held"))
+        TrainingSession.with_seats(select(TrainingSession))
         .where(TrainingSession.status == TrainingSession.SCHEDULED, TrainingSession.starts_at > now)
         .order_by(TrainingSession.starts_at, TrainingSession.id)
         .limit(5)

@@ -15,7 +15,7 @@ def home():
     posts = db.session.scalars(Post.visible().limit(3)).all()
     sessions = db.session.execute(  # each session's course in the same query (no N+1)
         TrainingSession.upcoming().options(joinedload(TrainingSession.course))
-        .add_columns(TrainingSession.seats_held_column()).limit(4)
+        .add_columns(TrainingSession.seats_left).limit(4)
     ).all()
     return render_template("site/home.html", services=services, posts=posts, sessions=sessions)
 

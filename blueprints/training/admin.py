@@ -8,35 +8,22 @@ from __future__ import annotations
 import csv
 import io
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.admin import bp
 from blueprints.forms import ActionForm, options, utc_to_local
-from blueprints.training import operations as training
+from blueprints.training import operations, schedule
 from blueprints.training.forms import CourseForm, SessionForm
 from extensions import db
 from models import AuditLog, Booking, Course, TrainingSession, utcnow
 from models.base import slug_taken
-from models.training import BookingError
+from models.bookings import SessionEditRefused
+from models.transactions import NotAllowed
 
 CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def get_session(session_id: int) -> TrainingSession:
-    session = db.session.get(TrainingSession, session_id)
-    if session is None:
-        abort(404)
-    return session
-
-
-def get_booking(booking_id: int) -> Booking:
-    booking = db.session.get(Booking, booking_id)
-    if booking is None:
-        abort(404)
-    return booking
 
 
 def course_options():
@@ -46,8 +33,7 @@ def course_options():
 @bp.get("/sessions")
 def sessions():
     show = request.args.get("show", "upcoming")
-    held = TrainingSession.seats_held_column()
-    query = select(TrainingSession, held.label("held"))
+    query = TrainingSession.with_seats(select(TrainingSession))
     now = utcnow()
     if show == "past":
         query = query.where(TrainingSession.starts_at <= now).order_by(TrainingSession.starts_at.desc())
@@ -78,22 +64,33 @@ def session_new():
         db.session.commit()
         flash("Session scheduled.", "success")
         return redirect(url_for("admin.session", session_id=session.id), code=303)
-    status = 400 if request.method == "POST" else 200
+    status = 422 if request.method == "POST" else 200  # a valid POST has redirected
     return render_template("admin/session_form.html", form=form, session=None), status
 
 
 @bp.get("/sessions/<int:session_id>")
 def session(session_id: int):
-    session = get_session(session_id)
+    return _session_page(db.get_or_404(TrainingSession, session_id))
+
+
+def _session_page(session: TrainingSession):
     return render_template("admin/session.html", session=session, held=session.seats_held, left=session.seats_left,
                            action_form=ActionForm(formdata=None))
+
+
+def _invalid_action(form: ActionForm, session: TrainingSession):
+    """An action form that did not validate (e.g. a message over the limit): 422, the session page and why."""
+    for errors in form.errors.values():
+        for error in errors:
+            flash(f"Nothing was changed: {error}", "error")
+    return _session_page(session), 422
 
 
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 def session_edit(session_id: int):
     """Edit a session; a new date or time goes through the training area's reschedule (it tells everyone booked)."""
-    session = get_session(session_id)
-    if session.status == TrainingSession.CANCELLED:
+    session = db.get_or_404(TrainingSession, session_id)
+    if session.is_cancelled:
         flash("This session is cancelled; it can no longer be changed.", "warning")
         return redirect(url_for("admin.session", session_id=session.id), code=303)
     form = SessionForm(obj=session)
@@ -102,72 +99,68 @@ def session_edit(session_id: int):
         form.starts_at.data = utc_to_local(session.starts_at, session.timezone)
         form.ends_at.data = utc_to_local(session.ends_at, session.timezone)
     if form.validate_on_submit():
-        problems = session.edit_problems(course_id=form.course_id.data, capacity=form.capacity.data)
-        for field, message in problems.items():
-            form[field].errors.append(message)
-        if not problems:
-            starts_at, ends_at = form.instants()
-            moved = starts_at != session.starts_at or ends_at != session.ends_at
-            try:
-                if moved:  # the training operation commits the move and tells everyone booked
-                    session = training.reschedule_session(session, starts_at, ends_at, current_user)
-            except BookingError as error:
-                db.session.rollback()
-                form.starts_at.errors.append(str(error))
-            else:
-                session.course_id, session.timezone = form.course_id.data, form.timezone.data
-                session.mode, session.location = form.mode.data, form.location.data or ""
-                session.capacity = form.capacity.data
-                if db.session.is_modified(session):
-                    AuditLog.record(current_user, "session.update", session)
-                db.session.commit()
-                flash("Session rescheduled; everyone booked is told." if moved else "Session saved.", "success")
-                return redirect(url_for("admin.session", session_id=session.id), code=303)
-    status = 400 if request.method == "POST" else 200
+        starts_at, ends_at = form.instants()
+        moved = (starts_at, ends_at) != (session.starts_at, session.ends_at)
+        try:
+            session = schedule.edit_session(
+                session, current_user, starts_at=starts_at, ends_at=ends_at, course_id=form.course_id.data,
+                timezone=form.timezone.data, mode=form.mode.data, location=form.location.data or "",
+                capacity=form.capacity.data,
+            )
+        except SessionEditRefused as refused:
+            db.session.rollback()
+            for field, message in refused.problems.items():
+                form[field].errors.append(message)
+        except NotAllowed as refused:  # the new times, or the session was cancelled meanwhile
+            db.session.rollback()
+            form.starts_at.errors.append(str(refused))
+        else:
+            db.session.commit()
+            flash("Session rescheduled; everyone booked is told." if moved else "Session saved.", "success")
+            return redirect(url_for("admin.session", session_id=session.id), code=303)
+    status = 422 if request.method == "POST" else 200  # a valid POST has redirected
     return render_template("admin/session_form.html", form=form, session=session), status
+
+
+def _act(operation, target, done: str, **kwargs) -> None:
+    """Run an admin operation and commit it, or roll back and say why it was refused."""
+    try:
+        operation(target, current_user, **kwargs)
+    except NotAllowed as refused:
+        db.session.rollback()
+        flash(str(refused), "warning")
+    else:
+        db.session.commit()
+        flash(done, "success")
 
 
 @bp.post("/sessions/<int:session_id>/cancel")
 def session_cancel(session_id: int):
-    session = get_session(session_id)
+    session = db.get_or_404(TrainingSession, session_id)
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400)
-    try:
-        training.cancel_session(session, current_user, message=form.message.data or "")
-    except BookingError as error:
-        db.session.rollback()
-        flash(str(error), "warning")
-    else:
-        db.session.commit()
-        flash("Session cancelled; everyone booked is told.", "success")
+        return _invalid_action(form, session)
+    _act(schedule.cancel_session, session, "Session cancelled; everyone booked is told.", message=form.message.data or "")
     return redirect(url_for("admin.session", session_id=session_id), code=303)
 
 
 BOOKING_ACTIONS = {
-    "confirm": (training.confirm_booking, "Booking confirmed; the client is told."),
-    "decline": (training.decline_booking, "Booking declined; the client is told."),
-    "cancel": (training.cancel_booking, "Booking cancelled; the client is told."),
+    "confirm": (operations.confirm_booking, "Booking confirmed; the client is told."),
+    "decline": (operations.decline_booking, "Booking declined; the client is told."),
+    "cancel": (operations.cancel_booking, "Booking cancelled; the client is told."),
 }
 
 
 @bp.post("/bookings/<int:booking_id>/<any(confirm, decline, cancel):action>")
 def booking_action(booking_id: int, action: str):
-    booking = get_booking(booking_id)
+    booking = db.get_or_404(Booking, booking_id)
     session_id = booking.session_id
     form = ActionForm()
     if not form.validate_on_submit():
-        abort(400)
+        return _invalid_action(form, booking.session)
     operation, done = BOOKING_ACTIONS[action]
-    try:
-        operation(booking, current_user, message=form.message.data or "")
-    except BookingError as error:
-        db.session.rollback()
-        flash(str(error), "warning")
-    else:
-        db.session.commit()
-        flash(done, "success")
-    return redirect(url_for("admin.session", session_id=session_id) + f"#booking-{booking_id}", code=303)
+    _act(operation, booking, done, message=form.message.data or "")
+    return redirect(url_for("admin.session", session_id=session_id, _anchor=f"booking-{booking_id}"), code=303)
 
 
 def csv_cell(value) -> str:
@@ -178,7 +171,7 @@ def csv_cell(value) -> str:
 
 @bp.get("/sessions/<int:session_id>/attendees.csv")
 def session_attendees_csv(session_id: int):
-    session = get_session(session_id)
+    session = db.get_or_404(TrainingSession, session_id)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -216,7 +209,7 @@ def course_edit(course_id: int | None = None):
             db.session.commit()
             flash("Course saved.", "success")
             return redirect(url_for("admin.course_edit", course_id=course.id), code=303)
-    status = 400 if request.method == "POST" else 200
+    status = 422 if request.method == "POST" else 200  # a valid POST has redirected
     sessions = []
     if course is not None:
         sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.course_id == course.id)

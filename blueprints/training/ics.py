@@ -8,11 +8,11 @@ with a higher SEQUENCE replaces the entry, a CANCEL with the same UID removes it
 from __future__ import annotations
 
 from datetime import datetime
-from urllib.parse import urlsplit
 
 from flask import current_app
 from icalendar import Calendar, Event, vCalAddress, vText
 
+from blueprints.training.links import book_url, course_url
 from mail.compose import Attachment
 from models import Booking, TrainingSession, utcnow
 from web.template_helpers import format_datetime
@@ -20,16 +20,12 @@ from web.template_helpers import format_datetime
 PRODID = "-//Portico//Training sessions//EN"
 
 
-def _domain() -> str:
-    return urlsplit(current_app.config["SITE_URL"]).hostname or "localhost"
-
-
 def booking_uid(booking: Booking) -> str:
-    return f"booking-{booking.id}@{_domain()}"
+    return f"booking-{booking.id}@{current_app.config['SITE_HOST']}"
 
 
 def session_uid(session: TrainingSession) -> str:
-    return f"session-{session.id}@{_domain()}"
+    return f"session-{session.id}@{current_app.config['SITE_HOST']}"
 
 
 def _calendar(method: str | None) -> Calendar:
@@ -51,7 +47,7 @@ def _session_event(session: TrainingSession, uid: str, sequence: int, now: datet
     event.add("dtend", session.ends_at)
     event.add("summary", f"{session.course.title} training")
     event.add("location", session.where)
-    event.add("url", f"{current_app.config['SITE_URL']}/training/{session.course.slug}")
+    event.add("url", course_url(session))
     return event
 
 
@@ -107,7 +103,7 @@ def sessions_feed(sessions: list[TrainingSession], now: datetime | None = None) 
         event.add("description", (
             f"{session.course.summary}\n"
             f"Starts {format_datetime(session.starts_at, session.timezone)}. {session.where}.\n"
-            f"Book: {current_app.config['SITE_URL']}/training/sessions/{session.id}/book"
+            f"Book: {book_url(session)}"
         ))
         event.add("organizer", _organizer())
         cal.add_component(event)

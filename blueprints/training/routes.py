@@ -10,6 +10,7 @@ from blueprints.enquiries.operations import submit_enquiry
 from blueprints.training import bp
 from blueprints.training import operations as ops
 from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingForm
+from blueprints.training.links import link_token
 from extensions import db, limiter
 from models import Booking, Course, Enquiry, TrainingSession
 from web.spam import arm, spam_reason
@@ -20,8 +21,7 @@ PRIVATE_FORM = "private_training"
 
 def _sessions_with_seats(query) -> list[tuple[TrainingSession, int]]:
     """(session, seats left) pairs, counted in one query."""
-    rows = db.session.execute(query.add_columns(TrainingSession.seats_held_column())).all()
-    return [(session, max(session.capacity - held, 0)) for session, held in rows]
+    return db.session.execute(query.add_columns(TrainingSession.seats_left)).all()
 
 
 def _published_course(slug: str) -> Course:
@@ -94,15 +94,18 @@ def book(session_id: int):
                 seats=form.seats.data, notes=form.notes.data or "",
                 waitlist=request.form.get("action") == "waitlist",
             )
-        except ops.SessionUnavailable as error:
-            return _unavailable(error, session)
-        except ops.NotEnoughSeats as error:
-            form.seats.errors.append(f"{error} Choose fewer seats, or join the waitlist.")
-            offer_waitlist = True
-            conflict = True
-        except ops.BookingError as error:
-            form.seats.errors.append(str(error))
+        except ops.BookingError as refused:
+            db.session.rollback()
+            if isinstance(refused, ops.SessionUnavailable):
+                return _unavailable(refused, session)
+            conflict = isinstance(refused, ops.NotEnoughSeats)
+            if conflict:
+                form.seats.errors.append(f"{refused} Choose fewer seats, or join the waitlist.")
+                offer_waitlist = True
+            else:
+                form.seats.errors.append(str(refused))
         else:
+            db.session.commit()
             if result.waitlisted:
                 flash("You are on the waitlist. We have emailed you this page's link; "
                       "you will hear as soon as seats free up.", "success")
@@ -144,7 +147,7 @@ def _booking_or_404(token: str) -> Booking:
 
 def _live_token(item: Booking, token: str) -> str:
     """The token that opens this booking now: an operation that emailed the client may have re-issued the link."""
-    return token if item.token_matches(token) else ops.link_token(item)
+    return token if item.token_matches(token) else link_token(item)
 
 
 @bp.after_request
@@ -161,9 +164,21 @@ def private_pages(response):
 @bp.get("/bookings/<token>")
 def booking(token: str):
     item = _booking_or_404(token)
-    can_move = item.is_active and bool(ops.move_targets(item))
+    move_to = ops.move_targets(item) if item.can_move else {}
     return render_template("training/booking.html", booking=item, session=item.session, token=token,
-                           can_move=can_move)
+                           move_to=move_to)
+
+
+def _act(operation, item: Booking, done: str) -> None:
+    """Run a self-service operation and commit it, or roll back and say why it was refused."""
+    try:
+        operation(item)
+    except ops.BookingError as refused:
+        db.session.rollback()
+        flash(str(refused), "warning")
+    else:
+        db.session.commit()
+        flash(done, "success")
 
 
 @bp.route("/bookings/<token>/cancel", methods=["GET", "POST"])
@@ -174,14 +189,9 @@ def booking_cancel(token: str):
         flash("This booking is already cancelled.", "warning")
         return redirect(url_for("training.booking", token=token), code=303)
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            ops.cancel_booking(item)
-        except ops.BookingStateError as error:
-            flash(str(error), "warning")
-        else:
-            flash("Your booking is cancelled. We have emailed you a confirmation.", "success")
+        _act(ops.cancel_booking, item, "Your booking is cancelled. We have emailed you a confirmation.")
         return redirect(url_for("training.booking", token=_live_token(item, token)), code=303)
-    if not item.is_active:
+    if not item.can_cancel:
         flash(f"This booking is {item.status_label.lower()}; there is nothing to cancel.", "warning")
         return redirect(url_for("training.booking", token=token), code=303)
     return render_template("training/booking_cancel.html", booking=item, session=item.session, token=token,
@@ -192,16 +202,11 @@ def booking_cancel(token: str):
 def booking_attend(token: str):
     item = _booking_or_404(token)
     form = ConfirmForm()
-    if not item.holds_seats:
-        flash(f"This booking is {item.status_label.lower()}.", "warning")
+    if not item.can_attend:
+        flash(item.refusal("attend"), "warning")
         return redirect(url_for("training.booking", token=token), code=303)
     if request.method == "POST" and form.validate_on_submit():
-        try:
-            ops.confirm_attendance(item)
-        except ops.BookingStateError as error:
-            flash(str(error), "warning")
-        else:
-            flash("Thank you: see you there.", "success")
+        _act(ops.confirm_attendance, item, "Thank you: see you there.")
         return redirect(url_for("training.booking", token=token), code=303)
     return render_template("training/booking_attend.html", booking=item, session=item.session, token=token,
                            form=form)
@@ -212,8 +217,8 @@ def booking_move(token: str):
     """Choose another session (step 1), confirm it (step 2), move (POST with confirm)."""
     item = _booking_or_404(token)
     form = ConfirmForm()
-    if not item.is_active:
-        flash(f"This booking is {item.status_label.lower()}, so it cannot be moved.", "warning")
+    if not item.can_move:
+        flash(item.refusal("move"), "warning")
         return redirect(url_for("training.booking", token=token), code=303)
     targets = ops.move_targets(item)
     chosen = None
@@ -226,11 +231,13 @@ def booking_move(token: str):
         elif request.form.get("confirm") == "yes":
             try:
                 ops.move_booking(item, chosen.id)
-            except ops.BookingError as failure:
-                error = str(failure)
+            except ops.BookingError as refused:
+                db.session.rollback()
+                error = str(refused)
                 chosen = None
                 targets = ops.move_targets(item)
             else:
+                db.session.commit()
                 flash("Your booking has moved. We have emailed you the new details.", "success")
                 return redirect(url_for("training.booking", token=_live_token(item, token)), code=303)
     status = 422 if error else 200

@@ -1,7 +1,6 @@
 """`flask seed --demo`: a few upcoming sessions so a newcomer sees a living catalogue."""
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -31,7 +30,7 @@ def _demo_bookings(session: TrainingSession, seats: int, now: datetime) -> None:
         db.session.add(Booking(
             session=session, name=f"Demo client {number}", email=f"demo{number}@example.com",
             company="Example Ltd", seats=taken, status=Booking.CONFIRMED, consent_at=now, confirmed_at=now,
-            token_hash=hashlib.sha256(secrets.token_urlsafe(32).encode()).hexdigest(),
+            token_hash=Booking.hash_token(secrets.token_urlsafe(32)),  # no working link: nobody gets an email
         ))
 
 

@@ -103,7 +103,7 @@ def test_course_create_and_edit(admin_client, db_session):
     db_session.expire_all()
     assert not course.published
     response = admin_client.post("/admin/courses/new", data={**data, "duration_days": "0", "slug": "x y"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     assert 'id="duration_days-error"' in response.text and 'id="slug-error"' in response.text
     assert audit_actions(db_session)[-2:] == ["course.create", "course.update"]
 

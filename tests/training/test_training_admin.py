@@ -54,7 +54,7 @@ def test_invalid_session_form_shows_errors(admin_client, db_session):
     response = admin_client.post("/admin/sessions/new", data={
         "course_id": course.id, "starts_at": "tomorrow", "ends_at": "", "timezone": "Nowhere/Land",
         "mode": "teleport", "capacity": "-1"})
-    assert response.status_code == 400
+    assert response.status_code == 422
     for field in ("starts_at", "ends_at", "timezone", "mode", "capacity"):
         assert f'id="{field}-error"' in response.text, field
     assert db_session.scalar(select(TrainingSession)) is None
@@ -68,7 +68,7 @@ def test_edit_without_new_times_saves_directly(admin_client, db_session):
     data = {"course_id": session.course_id, "starts_at": "2027-05-03T09:00", "ends_at": "2027-05-03T17:00",
             "timezone": "Europe/London", "mode": "on-site", "location": "London office", "capacity": "3"}
     response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=data)
-    assert response.status_code == 400 and "4 seats are already held" in response.text
+    assert response.status_code == 422 and "4 seats are already held" in response.text
     response = admin_client.post(f"/admin/sessions/{session.id}/edit", data={**data, "capacity": "6"})
     assert response.status_code == 303
     db_session.expire_all()
@@ -184,7 +184,7 @@ def test_reschedule_through_the_edit_form(admin_client, db_session):
     # A start in the past is refused beside the field, nothing changes.
     past = {**data, "starts_at": "2020-01-01T09:00", "ends_at": "2020-01-01T17:00"}
     response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=past)
-    assert response.status_code == 400 and 'id="starts_at-error"' in response.text
+    assert response.status_code == 422 and 'id="starts_at-error"' in response.text
     db_session.expire_all()
     assert session.starts_at == datetime(2027, 5, 10, 8, 0, tzinfo=UTC)
 
@@ -196,6 +196,58 @@ def test_a_booked_session_keeps_its_course(admin_client, db_session):
     data = {"course_id": other.id, "starts_at": "2027-05-03T09:00", "ends_at": "2027-05-03T17:00",
             "timezone": "Europe/London", "mode": "online", "location": "", "capacity": "10"}
     response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=data)
-    assert response.status_code == 400 and "its course cannot change" in response.text
+    assert response.status_code == 422 and "its course cannot change" in response.text
     db_session.expire_all()
     assert session.course_id != other.id
+
+
+def action_urls(page: str, booking) -> set[str]:
+    return {action for action in ("confirm", "decline", "cancel") if f"/admin/bookings/{booking.id}/{action}" in page}
+
+
+def test_session_page_offers_only_the_actions_each_booking_can_take(admin_client):
+    session = make_session(capacity=10)
+    bookings = {status: make_booking(session, status=status) for status in (
+        Booking.PENDING, Booking.CONFIRMED, Booking.WAITLISTED, Booking.DECLINED, Booking.CANCELLED)}
+    page = admin_client.get(f"/admin/sessions/{session.id}").text
+    assert action_urls(page, bookings[Booking.PENDING]) == {"confirm", "decline", "cancel"}
+    assert action_urls(page, bookings[Booking.CONFIRMED]) == {"cancel"}
+    assert action_urls(page, bookings[Booking.WAITLISTED]) == {"cancel"}  # no Confirm on the waitlist
+    assert action_urls(page, bookings[Booking.DECLINED]) == set()
+    assert action_urls(page, bookings[Booking.CANCELLED]) == set()
+
+
+def test_a_pending_booking_on_a_started_session_cannot_be_confirmed(admin_client, db_session):
+    session = make_session(starts_at=datetime.now(UTC) - timedelta(hours=1))
+    booking = make_booking(session)
+    page = admin_client.get(f"/admin/sessions/{session.id}").text
+    assert action_urls(page, booking) == {"decline", "cancel"}
+    response = admin_client.post(f"/admin/bookings/{booking.id}/confirm", data={}, follow_redirects=True)
+    assert "already started; the booking cannot be confirmed" in response.text
+    db_session.expire_all()
+    assert booking.status == Booking.PENDING and outbox(db_session) == []
+
+
+def test_an_invalid_action_post_is_422_and_changes_nothing(admin_client, db_session):
+    booking = make_booking(make_session())
+    for path in (f"/admin/bookings/{booking.id}/confirm", f"/admin/sessions/{booking.session_id}/cancel"):
+        response = admin_client.post(path, data={"message": "x" * 5001})
+        assert response.status_code == 422, path
+        assert "Nothing was changed" in response.text and f'id="booking-{booking.id}"' in response.text
+    db_session.expire_all()
+    assert booking.status == Booking.PENDING and booking.session.status == TrainingSession.SCHEDULED
+    assert outbox(db_session) == []
+
+
+def test_a_refused_edit_changes_nothing_at_all(admin_client, db_session):
+    """The capacity rule refuses the whole edit, including the new location and the new times."""
+    session = make_session(capacity=10, starts_at=datetime(2027, 5, 3, 8, 0, tzinfo=UTC), timezone="Europe/London")
+    make_booking(session, seats=4, status=Booking.CONFIRMED)
+    data = {"course_id": session.course_id, "starts_at": "2027-05-10T09:00", "ends_at": "2027-05-10T17:00",
+            "timezone": "Europe/London", "mode": "on-site", "location": "Leeds", "capacity": "3"}
+    response = admin_client.post(f"/admin/sessions/{session.id}/edit", data=data)
+    assert response.status_code == 422 and "4 seats are already held" in response.text
+    db_session.expire_all()
+    assert (session.capacity, session.location, session.sequence) == (10, "", 0)
+    assert session.starts_at == datetime(2027, 5, 3, 8, 0, tzinfo=UTC)
+    assert outbox(db_session) == [] and "session.update" not in actions(db_session)

@@ -6,12 +6,14 @@ import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from blueprints.training import operations as ops
+from blueprints.training import schedule
 from extensions import db
 from models import AuditLog, Booking, Enquiry, OutboxMessage, TrainingSession
 from tests.factories import make_admin, make_booking, make_course, make_session
+from tests.training.helpers import run
 from web.spam import issue_form_token
 
 
@@ -25,7 +27,7 @@ def outbox(template: str | None = None) -> list[OutboxMessage]:
 def book(session, n=1, **fields):
     data = dict(name=f"Client {n}", email=f"client{n}@example.com", seats=1)
     data.update(fields)
-    return ops.book_session(session.id, **data)
+    return run(ops.book_session, session.id, **data)
 
 
 def form(**fields):
@@ -84,6 +86,34 @@ def test_state_transitions(start, target, allowed):
         assert booking.status == start
 
 
+@pytest.mark.parametrize(("status", "allowed"), [
+    (Booking.PENDING, {"confirm", "decline", "cancel", "move", "attend"}),
+    (Booking.CONFIRMED, {"cancel", "move", "attend"}),
+    (Booking.WAITLISTED, {"promote", "cancel", "move"}),
+    (Booking.DECLINED, set()),
+    (Booking.CANCELLED, set()),
+])
+def test_the_actions_a_booking_can_take(app, status, allowed):
+    booking = make_booking(make_session(), status=status)
+    actions = {"confirm", "decline", "cancel", "promote", "move", "attend"}
+    assert {a for a in actions if getattr(booking, f"can_{a}")} == allowed
+    assert {a for a in actions if booking.refusal(a) is None} == allowed
+    for action in actions - allowed:
+        with pytest.raises(ops.BookingStateError, match=f"This booking is {booking.status_label.lower()}"):
+            booking.check(action)
+
+
+def test_seats_left_is_one_expression_for_queries_and_rows(app):
+    full = make_session(capacity=2)
+    make_booking(full, seats=3, status=Booking.CONFIRMED)  # stored over capacity: left is 0, not -1
+    roomy = make_session(capacity=5)
+    make_booking(roomy, seats=2)
+    assert (full.seats_held, full.seats_left, roomy.seats_held, roomy.seats_left) == (3, 0, 2, 3)
+    rows = db.session.execute(TrainingSession.with_seats(select(TrainingSession)).order_by(TrainingSession.id)).all()
+    assert [(s.id, held, left) for s, held, left in rows] == [(full.id, 3, 0), (roomy.id, 2, 3)]
+    assert db.session.scalars(select(TrainingSession.id).where(TrainingSession.seats_left >= 3)).all() == [roomy.id]
+
+
 def test_malformed_tokens_never_match(app):
     make_booking()
     for token in ["", "x", "../../etc", "a" * 500, "abc def ghi jkl mno pqr stu", "é" * 30]:
@@ -130,7 +160,7 @@ def test_unbookable_sessions_refuse(app, kind):
     session = make_session(**fields)
     session_id = 99999 if kind == "unknown" else session.id
     with pytest.raises(ops.SessionUnavailable) as error:
-        ops.book_session(session_id, name="A", email="a@example.com")
+        run(ops.book_session, session_id, name="A", email="a@example.com")
     assert error.value.status_code == (404 if kind in ("private", "unknown") else 410)
     assert db.session.scalar(select(func.count(Booking.id))) == 0
     assert outbox() == []
@@ -143,7 +173,7 @@ def test_cancel_promotes_first_waitlisted_that_fits_and_mails_it(app):
     big = book(session, 3, seats=2, waitlist=True).booking  # joined first, but needs 2
     small = book(session, 4, seats=1, waitlist=True).booking
     later = book(session, 5, seats=1, waitlist=True).booking
-    ops.cancel_booking(first)
+    run(ops.cancel_booking, first)
     db.session.refresh(big), db.session.refresh(small), db.session.refresh(later)
     assert (big.status, small.status, later.status) == (Booking.WAITLISTED, Booking.PENDING, Booking.WAITLISTED)
     promoted, = outbox("booking_promoted")
@@ -157,7 +187,7 @@ def test_freed_seats_go_to_the_waitlist_in_order(app):
     a = book(session, 2, waitlist=True).booking
     b = book(session, 3, waitlist=True).booking
     c = book(session, 4, waitlist=True).booking
-    ops.decline_booking(holder, make_admin(), "Sorry")
+    run(ops.decline_booking, holder, make_admin(), "Sorry")
     statuses = [db.session.get(Booking, x.id).status for x in (a, b, c)]
     assert statuses == [Booking.PENDING, Booking.PENDING, Booking.WAITLISTED]
     assert [m.to_addr for m in outbox("booking_promoted")] == [a.email, b.email]
@@ -167,9 +197,9 @@ def test_confirm_decline_cancel_emails_and_audit(app):
     admin = make_admin()
     session = make_session()
     one, two, three = (book(session, n).booking for n in (1, 2, 3))
-    ops.confirm_booking(one, admin, "See you there")
-    ops.decline_booking(two, admin)
-    ops.cancel_booking(three, admin, "Course change")
+    run(ops.confirm_booking, one, admin, "See you there")
+    run(ops.decline_booking, two, admin)
+    run(ops.cancel_booking, three, admin, "Course change")
     assert one.status == Booking.CONFIRMED and one.confirmed_at is not None
     confirmed, = outbox("booking_confirmed")
     assert "See you there" in confirmed.text_body
@@ -184,7 +214,7 @@ def test_confirm_decline_cancel_emails_and_audit(app):
 def test_stale_actions_raise_and_change_nothing(app):
     admin = make_admin()
     booking = book(make_session()).booking
-    ops.cancel_booking(booking, admin)
+    run(ops.cancel_booking, booking, admin)
     before = len(outbox())
     for action in (ops.confirm_booking, ops.decline_booking, ops.cancel_booking):
         with pytest.raises(ops.BookingStateError):
@@ -195,8 +225,8 @@ def test_stale_actions_raise_and_change_nothing(app):
 
 def test_cancelling_a_confirmed_booking_sends_method_cancel(app):
     booking = book(make_session()).booking
-    ops.confirm_booking(booking, None)
-    ops.cancel_booking(booking)  # by the client
+    run(ops.confirm_booking, booking, None)
+    run(ops.cancel_booking, booking)  # by the client
     cancelled, = outbox("booking_cancelled")
     assert cancelled.attachments[0]["content_type"].startswith("text/calendar; method=CANCEL")
     assert len(outbox("booking_client_changed")) == 1  # the consultant hears about it
@@ -206,9 +236,9 @@ def test_cancel_session_notifies_everyone_booked(app):
     admin = make_admin()
     session = make_session(capacity=1)
     confirmed = book(session, 1).booking
-    ops.confirm_booking(confirmed, admin)
+    run(ops.confirm_booking, confirmed, admin)
     waiting = book(session, 2, waitlist=True).booking
-    ops.cancel_session(session, admin, "Venue closed")
+    run(schedule.cancel_session, session, admin, "Venue closed")
     assert session.status == TrainingSession.CANCELLED
     assert {db.session.get(Booking, b.id).status for b in (confirmed, waiting)} == {Booking.CANCELLED}
     mails = {m.to_addr: m for m in outbox("booking_session_cancelled")}
@@ -217,23 +247,23 @@ def test_cancel_session_notifies_everyone_booked(app):
     assert "Venue closed" in mails[waiting.email].text_body
     assert outbox("booking_promoted") == []
     with pytest.raises(ops.BookingStateError):
-        ops.cancel_session(session, admin)
+        run(schedule.cancel_session, session, admin)
 
 
 def test_reschedule_raises_sequence_and_resends_invites(app):
     admin = make_admin()
     session = make_session()
     confirmed = book(session, 1).booking
-    ops.confirm_booking(confirmed, admin)
+    run(ops.confirm_booking, confirmed, admin)
     pending = book(session, 2).booking
     new_start = session.starts_at + timedelta(days=7)
-    ops.reschedule_session(session, new_start, new_start + timedelta(hours=8), admin)
+    run(schedule.reschedule_session, session, new_start, new_start + timedelta(hours=8), admin)
     assert session.sequence == 1 and session.starts_at == new_start
     assert db.session.get(Booking, confirmed.id).ics_sequence == 1
     mails = {m.to_addr: m for m in outbox("booking_rescheduled")}
     assert len(mails[confirmed.email].attachments) == 1 and mails[pending.email].attachments == []
     with pytest.raises(ops.BookingError):
-        ops.reschedule_session(session, new_start, new_start - timedelta(hours=1), admin)
+        run(schedule.reschedule_session, session, new_start, new_start - timedelta(hours=1), admin)
 
 
 def test_move_booking_to_another_session_of_the_same_course(app):
@@ -245,11 +275,31 @@ def test_move_booking_to_another_session_of_the_same_course(app):
     waiting = book(first, 2, waitlist=True).booking
     assert [s.id for s in ops.move_targets(booking)] == [second.id]
     with pytest.raises(ops.BookingStateError):
-        ops.move_booking(booking, other_course.id)
-    ops.move_booking(booking, second.id)
+        run(ops.move_booking, booking, other_course.id)
+    run(ops.move_booking, booking, second.id)
     assert db.session.get(Booking, booking.id).session_id == second.id
     assert db.session.get(Booking, waiting.id).status == Booking.PENDING  # the freed seat went to the waitlist
     assert len(outbox("booking_moved")) == 1 and len(outbox("booking_promoted")) == 1
+
+
+def test_move_targets_are_found_in_one_query(app):
+    course = make_course()
+    first = make_session(course)
+    later = [make_session(course, starts_at=first.starts_at + timedelta(days=7 * n), capacity=n) for n in range(1, 6)]
+    for session in later:
+        make_booking(session, seats=1)
+    booking = make_booking(first, seats=2)
+    booking.session  # noqa: B018  (loaded: only move_targets' own queries are counted)
+    statements = []
+    record = lambda conn, cursor, statement, *args: statements.append(statement)  # noqa: E731
+    event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        targets = ops.move_targets(booking)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", record)
+    assert [s.id for s in targets] == [s.id for s in later[2:]]  # 3, 4 and 5 seats: 2, 3 and 4 left
+    assert list(targets.values()) == [2, 3, 4]
+    assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 1
 
 
 # --- pages ---------------------------------------------------------------------------------
@@ -354,6 +404,33 @@ def test_opening_links_changes_nothing_and_cancelling_twice_says_so(client, app)
     again = client.post(f"/bookings/{token}/cancel", follow_redirects=True)
     assert "already cancelled" in again.get_data(as_text=True)
     assert len(outbox("booking_cancelled")) == 1
+
+
+@pytest.mark.parametrize(("status", "links"), [
+    (Booking.PENDING, {"move", "cancel"}),
+    (Booking.CONFIRMED, {"move", "cancel"}),
+    (Booking.WAITLISTED, {"move", "cancel"}),
+    (Booking.DECLINED, set()),
+    (Booking.CANCELLED, set()),
+])
+def test_booking_page_offers_only_the_actions_the_booking_can_take(client, app, status, links):
+    course = make_course()
+    first = make_session(course)
+    make_session(course, starts_at=first.starts_at + timedelta(days=14))
+    make_booking(first, status=status, token="t" * 43)
+    page = client.get(f"/bookings/{'t' * 43}").get_data(as_text=True)
+    shown = {action for action in ("move", "cancel") if f"/bookings/{'t' * 43}/{action}" in page}
+    assert shown == links
+    assert ("Change of plans?" in page) == bool(links)
+
+
+def test_no_move_link_when_no_other_session_has_the_seats(client, app):
+    course = make_course()
+    first = make_session(course)
+    make_session(course, starts_at=first.starts_at + timedelta(days=14), capacity=1)
+    make_booking(first, seats=2, token="m" * 43)
+    page = client.get(f"/bookings/{'m' * 43}").get_data(as_text=True)
+    assert f"/bookings/{'m' * 43}/cancel" in page and f"/bookings/{'m' * 43}/move" not in page
 
 
 def test_self_service_move_has_a_confirmation_step(client, app):

@@ -9,9 +9,11 @@ from icalendar import Calendar
 from sqlalchemy import select
 
 from blueprints.training import operations as ops
+from blueprints.training import schedule
 from extensions import db
 from models import OutboxMessage, TrainingSession
 from tests.factories import make_admin, make_course, make_session
+from tests.training.helpers import run
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -46,8 +48,8 @@ def latest(template: str) -> OutboxMessage:
 def test_confirmation_invite_parses_with_utc_times_and_request(app):
     starts = datetime(2031, 3, 4, 9, 0, tzinfo=ZoneInfo("Europe/Berlin")).astimezone(timezone.utc)
     session = make_session(starts_at=starts, ends_at=starts + timedelta(hours=8), timezone="Europe/Berlin")
-    result = ops.book_session(session.id, name="Ada, Client", email="ada@example.com")
-    ops.confirm_booking(result.booking, make_admin())
+    result = run(ops.book_session, session.id, name="Ada, Client", email="ada@example.com")
+    run(ops.confirm_booking, result.booking, make_admin())
     message = latest("booking_confirmed")
     content_type, cal = invite_of(message)
     assert content_type == "text/calendar; method=REQUEST; charset=utf-8"
@@ -70,13 +72,13 @@ def test_confirmation_invite_parses_with_utc_times_and_request(app):
 def test_invite_updates_keep_the_uid_and_raise_the_sequence(app):
     admin = make_admin()
     session = make_session()
-    booking = ops.book_session(session.id, name="A", email="a@example.com").booking
-    ops.confirm_booking(booking, admin)
+    booking = run(ops.book_session, session.id, name="A", email="a@example.com").booking
+    run(ops.confirm_booking, booking, admin)
     _, first = invite_of(latest("booking_confirmed"))
     new_start = session.starts_at + timedelta(days=3)
-    ops.reschedule_session(session, new_start, new_start + timedelta(hours=6), admin)
+    run(schedule.reschedule_session, session, new_start, new_start + timedelta(hours=6), admin)
     _, moved = invite_of(latest("booking_rescheduled"))
-    ops.cancel_booking(booking, admin)
+    run(ops.cancel_booking, booking, admin)
     content_type, cancelled = invite_of(latest("booking_cancelled"))
     uids = {str(only_event(cal)["UID"]) for cal in (first, moved, cancelled)}
     sequences = [int(only_event(cal)["SEQUENCE"]) for cal in (first, moved, cancelled)]
@@ -117,8 +119,8 @@ def test_session_across_the_clocks_going_back_shows_the_right_local_times(client
     html = client.get(f"/training/sessions/{session.id}/book").get_data(as_text=True)
     assert "09:00 BST (UTC+01:00)" in html
     assert "17:00 GMT (UTC+00:00)" in html
-    result = ops.book_session(session.id, name="A", email="a@example.com")
-    ops.confirm_booking(result.booking, None)
+    result = run(ops.book_session, session.id, name="A", email="a@example.com")
+    run(ops.confirm_booking, result.booking, None)
     message = latest("booking_confirmed")
     assert "09:00 BST (UTC+01:00)" in message.text_body and "17:00 GMT (UTC+00:00)" in message.text_body
     event = only_event(invite_of(message)[1])
@@ -131,8 +133,8 @@ def test_confirmation_reaches_a_real_smtp_server_with_the_invite(mail_app, smtp_
     from mail.delivery import deliver_pending
 
     session = make_session()
-    booking = ops.book_session(session.id, name="A", email="a@example.com").booking
-    ops.confirm_booking(booking, None)
+    booking = run(ops.book_session, session.id, name="A", email="a@example.com").booking
+    run(ops.confirm_booking, booking, None)
     deliver_pending()
     confirmed = [m for m in smtp_server.messages if m["Subject"].startswith("Confirmed")]
     assert len(confirmed) == 1

@@ -15,6 +15,7 @@ from blueprints.training import operations as ops
 from extensions import db
 from models import Booking, OutboxMessage
 from tests.factories import make_session
+from tests.training.helpers import run
 from web.spam import issue_form_token
 
 CLIENTS = 40
@@ -84,7 +85,7 @@ def test_forty_clients_on_ten_seats_never_overbook(app, live_server):
     first_waiting = db.session.scalar(select(Booking).where(Booking.status == Booking.WAITLISTED)
                                       .order_by(Booking.waitlisted_at, Booking.id).limit(1))
     holder = db.session.scalar(select(Booking).where(Booking.status == Booking.PENDING).limit(1))
-    ops.cancel_booking(holder)
+    run(ops.cancel_booking, holder)
     assert db.session.get(Booking, first_waiting.id).status == Booking.PENDING
     promoted = db.session.scalars(select(OutboxMessage).where(OutboxMessage.template == "booking_promoted")).all()
     assert [m.to_addr for m in promoted] == [first_waiting.email]
@@ -103,7 +104,7 @@ def test_the_booking_transaction_takes_the_write_lock_first(app):
 
     event.listen(db.engine, "before_cursor_execute", record)
     try:
-        ops.book_session(session_id, name="A", email="a@example.com")
+        run(ops.book_session, session_id, name="A", email="a@example.com")
     finally:
         event.remove(db.engine, "before_cursor_execute", record)
     if db.engine.dialect.name == "sqlite":

@@ -6,10 +6,12 @@ from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import func, select
 
+from blueprints.training import links, schedule
 from blueprints.training import operations as ops
 from extensions import db
 from models import Booking, OutboxMessage, TrainingSession
 from tests.factories import make_booking, make_session
+from tests.training.helpers import run
 
 
 def reminders() -> list[OutboxMessage]:
@@ -40,19 +42,19 @@ def test_reminders_go_once_however_often_the_command_runs(app, runner):
     assert db.session.get(Booking, later.id).reminder_sent_at is None
 
     # a day later the other session is due, and only its booking is reminded
-    assert ops.send_reminders(now=datetime.now(timezone.utc) + timedelta(hours=30)) == 1
+    assert run(schedule.send_reminders, now=datetime.now(timezone.utc) + timedelta(hours=30)) == 1
     assert len(reminders()) == 3
 
 
 def test_reminder_asks_still_coming_with_links_that_change_nothing(app, client):
     session = make_session(starts_at=soon(40), timezone="Europe/Paris")
-    booking = ops.book_session(session.id, name="A", email="a@example.com").booking
-    ops.confirm_booking(booking, None)
-    assert ops.send_reminders() == 1
+    booking = run(ops.book_session, session.id, name="A", email="a@example.com").booking
+    run(ops.confirm_booking, booking, None)
+    assert run(schedule.send_reminders) == 1
     message, = reminders()
     assert "Still coming?" in message.subject
     assert "(UTC+01:00)" in message.text_body or "(UTC+02:00)" in message.text_body
-    token = ops.link_token(db.session.get(Booking, booking.id))
+    token = links.link_token(db.session.get(Booking, booking.id))
     attend, cancel = f"http://localhost/bookings/{token}/attend", f"http://localhost/bookings/{token}/cancel"
     assert attend in message.text_body and cancel in message.text_body and attend in message.html_body
     # a mail scanner following both links changes nothing
@@ -67,11 +69,11 @@ def test_reminder_asks_still_coming_with_links_that_change_nothing(app, client):
 def test_a_rescheduled_session_reminds_again(app):
     session = make_session(starts_at=soon(30))
     booking = make_booking(session, status=Booking.CONFIRMED)
-    assert ops.send_reminders() == 1
+    assert run(schedule.send_reminders) == 1
     new_start = soon(24 * 9)
-    ops.reschedule_session(session, new_start, new_start + timedelta(hours=8), None)
+    run(schedule.reschedule_session, session, new_start, new_start + timedelta(hours=8), None)
     assert db.session.get(Booking, booking.id).reminder_sent_at is None
-    assert ops.send_reminders(now=new_start - timedelta(hours=47)) == 1
+    assert run(schedule.send_reminders, now=new_start - timedelta(hours=47)) == 1
 
 
 def test_concurrent_runs_send_each_reminder_once(app):
@@ -84,17 +86,17 @@ def test_concurrent_runs_send_each_reminder_once(app):
     barrier = threading.Barrier(runs)
     counts, errors = [], []
 
-    def run():
+    def cron_run():  # what `flask reminders send` does, in its own app context
         with app.app_context():
             try:
                 barrier.wait(timeout=30)
-                counts.append(ops.send_reminders())
+                counts.append(run(schedule.send_reminders))
             except Exception as error:  # noqa: BLE001  (reported below)
                 errors.append(repr(error))
             finally:
                 db.session.remove()
 
-    threads = [threading.Thread(target=run) for _ in range(runs)]
+    threads = [threading.Thread(target=cron_run) for _ in range(runs)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -106,3 +108,12 @@ def test_concurrent_runs_send_each_reminder_once(app):
         OutboxMessage.template == "booking_reminder")) == 12
     assert db.session.scalar(select(func.count(func.distinct(OutboxMessage.to_addr))).where(
         OutboxMessage.template == "booking_reminder")) == 12
+
+
+def test_the_command_commits_its_reminders(app, runner):
+    """What `flask reminders send` queued is stored: another connection sees the claims and the emails."""
+    booking = make_booking(make_session(starts_at=soon(30)), status=Booking.CONFIRMED)
+    assert "Queued 1 reminder." in runner.invoke(args=["reminders", "send"]).output
+    db.session.rollback()  # anything the command left uncommitted is gone now
+    assert [m.to_addr for m in reminders()] == [booking.email]
+    assert db.session.get(Booking, booking.id).reminder_sent_at is not None

@@ -1,0 +1,219 @@
+"""Bookings on training sessions: their states, the actions each can take now, the self-service token.
+
+Also the refusals of the training rules (BookingError and its kinds): each is a NotAllowed
+whose message is safe to show to the person who asked.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import ForeignKey, Integer, String, Text, select
+from sqlalchemy.ext.hybrid import hybrid_property
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from extensions import db
+from models.base import UTCDateTime, utcnow
+from models.transactions import NotAllowed
+
+if TYPE_CHECKING:
+    from models.training import TrainingSession
+
+
+class BookingError(NotAllowed):
+    """A booking rule refused an action; the message is safe to show to the person who asked."""
+
+
+class BookingStateError(BookingError):
+    """The booking (or session) is not in a state that allows this action, e.g. confirming a cancelled booking."""
+
+
+class SessionUnavailable(BookingError):
+    """The session cannot be booked: unknown or private (404) or past or cancelled (410)."""
+
+    def __init__(self, message: str, status_code: int = 410) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class SessionEditRefused(BookingError):
+    """A session edit would break the bookings already taken; `problems` says why, by form field."""
+
+    def __init__(self, problems: dict[str, str]) -> None:
+        super().__init__(" ".join(problems.values()))
+        self.problems = problems
+
+
+class NotEnoughSeats(BookingError):
+    def __init__(self, seats_left: int) -> None:
+        self.seats_left = seats_left
+        if seats_left <= 0:
+            super().__init__("This session is full.")
+        else:
+            super().__init__(f"Only {seats_left} seat{'s' if seats_left != 1 else ''} left.")
+
+
+class Booking(db.Model):
+    __tablename__ = "bookings"
+
+    PENDING = "pending"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    WAITLISTED = "waitlisted"
+    HOLDING = (PENDING, CONFIRMED)  # statuses that hold seats
+    ACTIVE = (PENDING, CONFIRMED, WAITLISTED)  # statuses a session change must tell
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("training_sessions.id", ondelete="RESTRICT"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    company: Mapped[str] = mapped_column(String(150), default="")
+    seats: Mapped[int] = mapped_column(Integer, default=1)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
+    # SHA-256 of the self-service token; the token itself is only ever in the client's email.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    consent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # waitlist order
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Calendar invite revision for this booking (METHOD:REQUEST/CANCEL updates).
+    ics_sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+    session: Mapped[TrainingSession] = relationship(back_populates="bookings")
+
+    # Which state may follow which; anything else raises BookingStateError.
+    TRANSITIONS = {
+        PENDING: {CONFIRMED, DECLINED, CANCELLED},
+        CONFIRMED: {CANCELLED},
+        WAITLISTED: {PENDING, CANCELLED},
+        DECLINED: set(),
+        CANCELLED: set(),
+    }
+    LABELS = {
+        PENDING: "Awaiting confirmation",
+        CONFIRMED: "Confirmed",
+        DECLINED: "Declined",
+        CANCELLED: "Cancelled",
+        WAITLISTED: "On the waitlist",
+    }
+    # The actions that change the status, with the status each leads to and its past participle.
+    ACTIONS = {"confirm": (CONFIRMED, "confirmed"), "decline": (DECLINED, "declined"),
+               "cancel": (CANCELLED, "cancelled"), "promote": (PENDING, "given a seat")}
+    TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,128}")
+
+    @hybrid_property
+    def holds_seats(self) -> bool:
+        return self.status in self.HOLDING
+
+    @holds_seats.inplace.expression
+    @classmethod
+    def _holds_seats_expression(cls):
+        return cls.status.in_(cls.HOLDING)
+
+    @hybrid_property
+    def is_active(self) -> bool:
+        """Still in play: pending, confirmed or waitlisted."""
+        return self.status in self.ACTIVE
+
+    @is_active.inplace.expression
+    @classmethod
+    def _is_active_expression(cls):
+        return cls.status.in_(cls.ACTIVE)
+
+    @property
+    def status_label(self) -> str:
+        return self.LABELS.get(self.status, self.status)
+
+    def can_become(self, status: str) -> bool:
+        return status in self.TRANSITIONS.get(self.status, set())
+
+    # --- which actions this booking can take ------------------------------------------------------
+    # The one place that says so: the operations refuse through `check`, and the pages show a
+    # button only when `can_…` is true.
+
+    def refusal(self, action: str) -> str | None:
+        """Why this booking cannot take `action` now, in words for the person who asked (None: it can)."""
+        state = self.status_label.lower()
+        if action == "move":  # to another session of the course: anything still in play
+            return None if self.is_active else f"This booking is {state}, so it cannot be moved."
+        if action == "attend":  # "still coming": only a booking that holds seats
+            return None if self.holds_seats else f"This booking is {state}."
+        status, verb = self.ACTIONS[action]
+        if not self.can_become(status):
+            return f"This booking is {state}, so it cannot be {verb}."
+        if action == "confirm" and self.session is not None and not self.session.is_open():
+            return "This session is cancelled or has already started; the booking cannot be confirmed."
+        return None
+
+    def check(self, action: str) -> None:
+        """Raise BookingStateError (its message is the refusal) unless this booking can take `action` now."""
+        reason = self.refusal(action)
+        if reason:
+            raise BookingStateError(reason)
+
+    @property
+    def can_confirm(self) -> bool:
+        return self.refusal("confirm") is None
+
+    @property
+    def can_decline(self) -> bool:
+        return self.refusal("decline") is None
+
+    @property
+    def can_cancel(self) -> bool:
+        return self.refusal("cancel") is None
+
+    @property
+    def can_promote(self) -> bool:
+        return self.refusal("promote") is None
+
+    @property
+    def can_move(self) -> bool:
+        return self.refusal("move") is None
+
+    @property
+    def can_attend(self) -> bool:
+        return self.refusal("attend") is None
+
+    def _take(self, action: str) -> None:
+        self.check(action)
+        self.status = self.ACTIONS[action][0]
+
+    def confirm(self) -> None:
+        self._take("confirm")
+        self.confirmed_at = utcnow()
+
+    def decline(self) -> None:
+        self._take("decline")
+
+    def cancel(self) -> None:
+        self._take("cancel")
+        self.cancelled_at = utcnow()
+
+    def promote(self) -> None:
+        """From the waitlist to pending (the seats are then held)."""
+        self._take("promote")
+
+    # --- self-service token -------------------------------------------------------------------
+
+    @staticmethod
+    def hash_token(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
+
+    def token_matches(self, token: str) -> bool:
+        return self.token_hash == self.hash_token(token)
+
+    @classmethod
+    def find_by_token(cls, token: str) -> Booking | None:
+        """The booking a self-service token belongs to, or None (malformed tokens never reach the database)."""
+        if not isinstance(token, str) or not cls.TOKEN_PATTERN.fullmatch(token):
+            return None
+        return db.session.scalar(select(cls).where(cls.token_hash == cls.hash_token(token)))
+
