@@ -6,8 +6,8 @@ caller's transaction, so it is stored if and only if the change it reports is.
 from __future__ import annotations
 
 import base64
+import uuid
 from dataclasses import dataclass
-from email.utils import make_msgid
 
 from flask import current_app, render_template
 
@@ -30,8 +30,12 @@ class Attachment:
 
 
 def new_message_id() -> str:
-    """A Message-ID on the site's own host, fixed when the message is queued."""
-    return make_msgid(domain=current_app.config["SITE_HOST"])
+    """A Message-ID on the site's own host, fixed when the message is queued.
+
+    From uuid4 (os.urandom), not email.utils.make_msgid, whose random part comes from the `random`
+    module: anything that seeds it (a test framework, a forked worker) would repeat ids.
+    """
+    return f"<{uuid.uuid4().hex}@{current_app.config['SITE_HOST']}>"
 
 
 def queue_email(

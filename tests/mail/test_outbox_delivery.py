@@ -292,3 +292,15 @@ def test_after_commit_in_a_request_wakes_the_thread_and_nothing_else_does(mail_a
         db.session.rollback()
         db.session.commit()
         assert woken == [mail_app]
+
+
+def test_message_ids_stay_unique_when_random_is_seeded(app):
+    """A seeded `random` module (hypothesis does it; so can a forked worker) must not repeat Message-IDs."""
+    import random
+
+    from mail.compose import new_message_id
+
+    random.seed(7)
+    first = new_message_id()
+    random.seed(7)
+    assert new_message_id() != first and first.endswith("@localhost>")
