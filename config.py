@@ -37,6 +37,11 @@ def env_int(name: str, default: int) -> int:
     return int(value) if value and value.strip() else default
 
 
+def env_float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value and value.strip() else default
+
+
 def normalise_database_url(url: str) -> str:
     """Accept the usual postgres:// spellings and use psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
@@ -112,6 +117,11 @@ class BaseConfig:
         self.OUTBOX_CLAIM_TIMEOUT = env_int("OUTBOX_CLAIM_TIMEOUT", 600)
         self.OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 10)
         self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
+
+        # Render cache for anonymous visitors (web/page_cache.py): how long an entry may live (0 turns the
+        # cache off), and how often a process re-reads the content version other processes may have bumped.
+        self.PAGE_CACHE_SECONDS = env_float("PAGE_CACHE_SECONDS", 60 if self.APP_ENV == "production" else 0)
+        self.PAGE_CACHE_CHECK_SECONDS = env_float("PAGE_CACHE_CHECK_SECONDS", 1)
 
     @staticmethod
     def engine_options(url: str) -> dict:

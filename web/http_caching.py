@@ -1,10 +1,10 @@
 """ETag, conditional GET (304) and gzip for public pages that are the same for every visitor.
 
-A response qualifies only when it cannot carry anything personal: a GET or HEAD, a
-200, outside /admin, no signed-in user, no CSRF token rendered, no flash message shown,
-and no session cookie being set. Pages with forms therefore get no ETag, are marked
-`private, no-cache`, and are not compressed (compressing a secret next to reflected
-input is the BREACH attack).
+Whether a response is shared is decided once, by `sharing` (the page cache asks it too): only
+when it cannot carry anything personal: a GET or HEAD, a 200, outside /admin, no signed-in user,
+no CSRF token rendered, no flash message, and no session cookie being set. Pages with forms
+therefore get no ETag, are marked `private, no-cache`, and are not compressed (compressing a
+secret next to reflected input is the BREACH attack).
 
 The ETag is a digest of the body, so it is correct by construction: it changes
 whenever the page does, in whatever process rendered it. `Cache-Control: no-cache`
@@ -18,7 +18,7 @@ import hashlib
 from collections import OrderedDict
 from threading import Lock
 
-from flask import Flask, Response, g, request, session
+from flask import Flask, Response, current_app, g, request, session
 
 CACHEABLE_TYPES = ("text/html", "application/xml", "application/atom+xml", "text/xml", "text/plain",
                    "text/calendar", "application/json")
@@ -47,24 +47,37 @@ class CompressedBodies:
         return compressed
 
 
-def is_public(response: Response) -> bool:
-    """True when the response is the same for every anonymous visitor (see the module docstring)."""
+PUBLIC = "public"  # the same for every visitor
+FIRST_FORM = "first-form"  # the same for every first-time visitor but for the CSRF secret and token made for them
+# A new visitor's session besides the CSRF secret (Flask-Login's strong protection marks it "_remember: clear").
+FIRST_VISIT_SESSIONS = ({}, {"_remember": "clear"})
+
+
+def sharing(response: Response) -> str | None:
+    """PUBLIC, FIRST_FORM or None (personal): the one rule for this module and the page cache."""
     if request.method not in ("GET", "HEAD") or response.status_code != 200:
-        return False
+        return None
     if request.path.startswith("/admin") or response.direct_passthrough or response.is_streamed:
-        return False
+        return None
     if response.mimetype not in CACHEABLE_TYPES or "Set-Cookie" in response.headers:
-        return False
-    # A CSRF token was rendered, a flash message shown (popping it modifies the session), the
-    # session is about to be saved, a user is signed in, or a permanent session's cookie is
-    # refreshed on every response. (Flask 3.1 marks the session "accessed" on any use,
-    # base.html's get_flashed_messages included, so that flag cannot tell.)
-    if "csrf_token" in g or session.modified:
-        return False
-    if "_user_id" in session or "_permanent" in session:
-        return False
+        return None
     cache_control = response.headers.get("Cache-Control", "")
-    return "no-store" not in cache_control and "private" not in cache_control
+    if "no-store" in cache_control or "private" in cache_control:
+        return None
+    # A user is signed in, a flash message is waiting, or a permanent session's cookie is refreshed
+    # on every response. (Flask 3.1 marks the session "accessed" on any use, base.html's
+    # get_flashed_messages included, so that flag cannot tell.)
+    if "_user_id" in session or "_flashes" in session or "_permanent" in session:
+        return None
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    if field not in g and not session.modified:
+        return PUBLIC
+    # A CSRF token was rendered, a flash shown (popping it modifies the session) or the session is
+    # about to be saved: personal, unless this is a first visit whose session holds only a new CSRF secret.
+    others = {k: v for k, v in session.items() if k != field}
+    if field in g and field in session and not request.cookies and others in FIRST_VISIT_SESSIONS:
+        return FIRST_FORM
+    return None
 
 
 def accepts_gzip() -> bool:
@@ -76,7 +89,7 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def conditional_and_compressed(response: Response) -> Response:
-        if not is_public(response):
+        if sharing(response) != PUBLIC:
             if (request.method in ("GET", "HEAD") and response.mimetype == "text/html"
                     and "Cache-Control" not in response.headers):
                 response.headers["Cache-Control"] = "private, no-cache"

@@ -1,16 +1,16 @@
 """The anonymous render cache (web/page_cache.py): served without the database, never stale past a change, never for forms."""
 from __future__ import annotations
 
-import re
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import Session
 
-from cli.seeding import seed_all
 from extensions import db
-from tests.factories import make_post, make_session
+from models import Booking, Post
+from tests.factories import make_post, make_session, new_token
 from web import page_cache
 
 
@@ -35,12 +35,6 @@ def clock(monkeypatch):
     return fake
 
 
-@pytest.fixture
-def site(app):
-    seed_all()
-    return app
-
-
 @contextmanager
 def statements():
     seen: list[str] = []
@@ -55,20 +49,18 @@ def statements():
         event.remove(db.engine, "before_cursor_execute", listener)
 
 
-def other_process_sql(app, sql: str, **params) -> None:
-    """A write by another process: its own engine, so this app's commit hook does not see it."""
+@contextmanager
+def elsewhere(app):
+    """A write by another worker: its own engine and Session, committed there, so this app's hooks do not see it."""
     engine = create_engine(app.config["SQLALCHEMY_DATABASE_URI"])
-    with engine.begin() as conn:
-        conn.execute(text(sql), params)
-    engine.dispose()
+    try:
+        with Session(engine) as other:
+            yield other
+            other.commit()
+    finally:
+        engine.dispose()
     # In tests the app context (and its session) outlives each request; a real request starts afresh.
     db.session.remove()
-
-
-def db_now(delta: timedelta = timedelta(0)) -> datetime:
-    """A timestamp as raw SQL should bind it: naive UTC on SQLite (as UTCDateTime stores it), aware elsewhere."""
-    now = datetime.now(timezone.utc) + delta
-    return now.replace(tzinfo=None) if db.engine.dialect.name == "sqlite" else now
 
 
 def test_a_repeated_anonymous_page_is_served_without_touching_the_database(client, site, clock):
@@ -113,8 +105,8 @@ def test_a_change_in_this_process_shows_at_once(client, site, clock):
 def test_a_change_by_another_process_shows_within_the_check_interval(app, client, site, clock):
     post = make_post(title="Original title")
     client.get(f"/blog/{post.slug}")
-    other_process_sql(app, "UPDATE posts SET title = 'Changed elsewhere', updated_at = :now WHERE id = :id",
-                      now=db_now(timedelta(seconds=1)), id=post.id)
+    with elsewhere(app) as other:
+        other.get(Post, post.id).title = "Changed elsewhere"
     # within the interval this process may still serve what it rendered (bounded staleness)...
     assert "Original title" in client.get(f"/blog/{post.slug}").get_data(as_text=True)
     clock.now += 30
@@ -125,7 +117,8 @@ def test_a_change_by_another_process_shows_within_the_check_interval(app, client
 def test_a_deleted_post_disappears_from_the_list(app, client, site, clock):
     post = make_post(title="Soon gone")
     assert "Soon gone" in client.get("/blog").get_data(as_text=True)
-    other_process_sql(app, "DELETE FROM posts WHERE id = :id", id=post.id)
+    with elsewhere(app) as other:
+        other.delete(other.get(Post, post.id))
     clock.now += 30
     assert "Soon gone" not in client.get("/blog").get_data(as_text=True)
     assert client.get(f"/blog/{post.slug}").status_code == 404
@@ -135,12 +128,8 @@ def test_a_booking_elsewhere_changes_the_content_version(app, site, clock):
     cache = app.extensions["page_cache"]
     session = make_session()
     before = cache.version()
-    other_process_sql(
-        app, "INSERT INTO bookings (session_id, name, email, company, seats, notes, status, token_hash, "
-             "created_at, updated_at, ics_sequence) VALUES (:sid, 'A', 'a@example.com', '', 2, '', 'pending', "
-             "'x', :now, :now, 0)",
-        sid=session.id, now=db_now(),
-    )
+    with elsewhere(app) as other:
+        other.add(Booking(session_id=session.id, name="A", email="a@example.com", seats=2, token_hash=new_token()[1]))
     assert cache.version() == before  # not re-read yet
     clock.now += 30
     assert cache.version() != before
@@ -194,6 +183,22 @@ def test_query_strings_other_than_page_are_not_cached(client, site, clock):
     assert page_cache.MAX_ENTRIES >= 100
 
 
+def test_a_page_marked_private_is_shared_by_neither_layer(app, client, site, clock):
+    from flask import request
+
+    @app.after_request
+    def mark_private(response):  # as a view would that shows something personal
+        if request.path == "/services":
+            response.headers["Cache-Control"] = "private"
+        return response
+
+    first = client.get("/services")
+    assert first.status_code == 200 and "ETag" not in first.headers
+    with statements() as seen:
+        client.get("/services")
+    assert seen  # rendered again: one rule (http_caching.sharing) decides for both
+
+
 def test_errors_and_posts_are_not_cached(client, site, clock):
     assert client.get("/blog/no-such-post").status_code == 404
     with statements() as seen:
@@ -201,159 +206,12 @@ def test_errors_and_posts_are_not_cached(client, site, clock):
     assert seen
 
 
-def test_the_cache_is_off_by_default_outside_production(tmp_path, database_url):
-    from tests.conftest import make_app
-
-    assert "page_cache" not in make_app(database_url, tmp_path).extensions
-    assert "page_cache" in make_app(database_url, tmp_path, APP_ENV="production", SECRET_KEY="x" * 32,
-                                    SITE_URL="http://localhost").extensions
-    assert "page_cache" not in make_app(database_url, tmp_path, APP_ENV="production", SECRET_KEY="x" * 32,
-                                        SITE_URL="http://localhost", PAGE_CACHE_SECONDS=0).extensions
-
-
-def test_pages_with_forms_give_every_visitor_their_own_csrf_token(app, site, database_url, tmp_path):
-    from tests.conftest import make_app
-
-    # A second app on the same database: each of its requests gets its own app context (and `g`),
-    # as in production; the fixture's long-lived context would share one CSRF token between clients.
-    forms_app = make_app(database_url, tmp_path, PAGE_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True)
-
-    def token(client):
-        html = client.get("/contact").get_data(as_text=True)
-        match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html) or re.search(
-            r'value="([^"]+)"[^>]*name="csrf_token"', html)
-        assert match, "the contact form has no CSRF token"
-        return match.group(1)
-
-    first, second = forms_app.test_client(), forms_app.test_client()
-    assert token(first) != token(second)
-    assert token(first) != token(second)
-    # cached only as fragments around the visitor's own values
-    entries = forms_app.extensions["page_cache"].entries
-    contact = [entry for key, entry in entries.items() if key[5] == "/contact"]
-    assert contact and all(entry.form is not None for entry in contact)
-
-
-# --- form pages: cached as fragments around the per-visitor values --------------------------------
-
-def form_fields(html: str) -> dict:
-    from bench.common import _FormParser
-
-    form = _FormParser(html)
-    fields = {name: form.fields[name] for name, kind in form.kinds.items() if kind == "hidden"}
-    for name, options in form.options.items():
-        fields[name] = next(o for o in options if o)
-    return fields
-
-
-def csrf_of(html: str) -> str:
-    return next(v for k, v in form_fields(html).items() if k.endswith("csrf_token"))
-
-
-def stamp_payload(app, html: str) -> dict:
-    from itsdangerous import URLSafeSerializer
-
-    from web import spam
-
-    signer = URLSafeSerializer(app.secret_key, salt=spam.SALT)
-    return signer.loads(next(v for k, v in form_fields(html).items() if k.endswith("form_token")))
-
-
-def test_a_visitor_served_a_cached_contact_form_can_send_it_with_their_own_token_and_stamp(
-        app, site, database_url, tmp_path, monkeypatch):
-    from models import Enquiry
-    from tests.conftest import make_app
-
-    forms_app = make_app(database_url, tmp_path, PAGE_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True, SPAM_MIN_SECONDS=3)
-    first = forms_app.test_client().get("/contact").get_data(as_text=True)
-    cache = forms_app.extensions["page_cache"]
-    assert [e for e in cache.entries.values() if e.form is not None], "the contact form page was not cached"
-
-    start = __import__("time").time()
-    monkeypatch.setattr(page_cache.time, "time", lambda: start + 100)
-    visitor = forms_app.test_client()
-    page = visitor.get("/contact")
-    html = page.get_data(as_text=True)
-    assert page.headers["Cache-Control"].startswith("private")
-    assert csrf_of(html) != csrf_of(first)
-    assert stamp_payload(forms_app, html)["t"] == pytest.approx(start + 100, abs=0.01)  # issued now, not at render
-    # apart from the visitor's own values, the page is the one rendered for the first visitor
-    assert html.replace(csrf_of(html), "").split('form_token')[0] == first.replace(csrf_of(first), "").split(
-        'form_token')[0]
-
-    data = {**form_fields(html), "name": "Ann Example", "email": "ann@example.com", "company": "",
-            "message": "We would like help moving our workloads to Kubernetes.", "consent": "y", "website": ""}
-    monkeypatch.setattr(page_cache.time, "time", lambda: start + 110)  # a person takes a while to type
-    response = visitor.post("/contact", data=data)
-    assert response.status_code == 303, response.get_data(as_text=True)[:500]
-    db.session.remove()
-    enquiry = db.session.scalars(db.select(Enquiry).where(Enquiry.email == "ann@example.com")).one()
-    assert enquiry.spam_reason is None
-
-
-def test_a_visitor_served_a_cached_booking_form_can_book(app, site, database_url, tmp_path):
-    from models import Booking
-    from tests.conftest import make_app
-
-    session_id = make_session(capacity=2).id
-    forms_app = make_app(database_url, tmp_path, PAGE_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True)
-    path = f"/training/sessions/{session_id}/book"
-    first = forms_app.test_client().get(path).get_data(as_text=True)
-    visitor = forms_app.test_client()
-    html = visitor.get(path).get_data(as_text=True)
-    assert csrf_of(html) != csrf_of(first)
-    assert [e for e in forms_app.extensions["page_cache"].entries.values() if e.form is not None]
-    data = {**form_fields(html), "name": "Bo Example", "email": "bo@example.com", "company": "", "seats": "2",
-            "notes": "", "consent": "y"}
-    response = visitor.post(path, data=data)
-    assert response.status_code == 303, response.get_data(as_text=True)[:500]
-    db.session.remove()
-    assert db.session.scalars(db.select(Booking).where(Booking.email == "bo@example.com")).one().seats == 2
-    # the booking took the last seats: the next visitor does not get the cached page from before
-    assert "This session is full." in forms_app.test_client().get(path).get_data(as_text=True)
-
-
-def test_a_form_page_for_a_returning_visitor_is_rendered_for_them(app, site, database_url, tmp_path):
-    from tests.conftest import make_app
-
-    forms_app = make_app(database_url, tmp_path, PAGE_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True)
-    visitor = forms_app.test_client()
-    first = visitor.get("/contact").get_data(as_text=True)
-    again = visitor.get("/contact")  # has a session cookie now: rendered with its own CSRF secret
-    assert csrf_of(again.get_data(as_text=True)).split(".")[0] == csrf_of(first).split(".")[0]
-
-
-def test_a_visitor_served_a_cached_article_can_comment_and_sees_the_approved_comment(
-        app, site, database_url, tmp_path, monkeypatch):
-    from models import Comment
-    from tests.conftest import make_app
-
-    forms_app = make_app(database_url, tmp_path, PAGE_CACHE_SECONDS=60, WTF_CSRF_ENABLED=True, SPAM_MIN_SECONDS=3)
-    post = make_post(title="Cached article")
-    path = f"/blog/{post.slug}"
-    first = forms_app.test_client().get(path).get_data(as_text=True)
-    start = __import__("time").time()
-    monkeypatch.setattr(page_cache.time, "time", lambda: start + 100)
-    visitor = forms_app.test_client()
-    html = visitor.get(path).get_data(as_text=True)
-    assert csrf_of(html) != csrf_of(first)
-    assert stamp_payload(forms_app, html)["t"] == pytest.approx(start + 100, abs=0.01)
-    assert [e for e in forms_app.extensions["page_cache"].entries.values() if e.form is not None]
-
-    monkeypatch.setattr(page_cache.time, "time", lambda: start + 110)
-    data = {**form_fields(html), "name": "Cy Reader", "email": "cy@example.com", "consent": "y", "website": "",
-            "body": "A clear explanation of namespaces and cgroups, thank you."}
-    response = visitor.post(f"{path}/comments", data=data)
-    assert response.status_code == 303, response.get_data(as_text=True)[:500]
-    db.session.remove()
-    comment = db.session.scalars(db.select(Comment).where(Comment.author_email == "cy@example.com")).one()
-    assert comment.spam_reason is None and comment.status == Comment.PENDING
-
-    comment.status, comment.moderated_at = Comment.APPROVED, datetime.now(timezone.utc)
-    db.session.commit()  # approved by the consultant (another process): visible within the check interval
-    later = __import__("time").monotonic() + 5  # past the 1 s version check, well inside the 60 s max age
-    monkeypatch.setattr(page_cache.time, "monotonic", lambda: later)
-    assert "A clear explanation of namespaces" in forms_app.test_client().get(path).get_data(as_text=True)
+def test_the_cache_is_off_by_default_outside_production(another_app):
+    assert "page_cache" not in another_app().extensions
+    assert "page_cache" in another_app(APP_ENV="production", SECRET_KEY="x" * 32,
+                                       SITE_URL="http://localhost").extensions
+    assert "page_cache" not in another_app(APP_ENV="production", SECRET_KEY="x" * 32,
+                                           SITE_URL="http://localhost", PAGE_CACHE_SECONDS=0).extensions
 
 
 def test_retagging_a_post_or_renaming_a_tag_changes_the_content_version(app, site, clock):
@@ -385,3 +243,135 @@ def test_when_the_version_cannot_be_read_the_app_answers_by_itself(app, client, 
     response = client.get("/services")
     assert response.status_code == 200 and b"Public Cloud" in response.data
     assert cache.entries == {}
+
+
+# --- the content version: bumped by the writes themselves ------------------------------------------
+
+def later_clock(monkeypatch, delta: timedelta) -> None:
+    """The wall clock moves on (the monotonic one the check interval uses does not)."""
+    import models.base
+    import models.content
+    import models.training
+
+    later = datetime.now(timezone.utc) + delta
+    for module in (models.base, models.content, models.training):
+        monkeypatch.setattr(module, "utcnow", lambda: later)
+
+
+CHILD = """
+import sys
+from pathlib import Path
+
+from extensions import db
+from models import Post
+from tests.conftest import make_app
+
+app = make_app(sys.argv[1], Path(sys.argv[2]))
+with app.app_context():
+    db.session.get(Post, int(sys.argv[3])).title = "Changed by another process"
+    db.session.commit()
+"""
+
+
+def test_a_write_by_another_process_bumps_the_version(app, client, site, clock, database_url, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    post = make_post(title="Original title")
+    slug, post_id = post.slug, post.id
+    cache = app.extensions["page_cache"]
+    client.get(f"/blog/{slug}")
+    before = cache.version()
+    subprocess.run([sys.executable, "-c", CHILD, database_url, str(tmp_path / "child"), str(post_id)],
+                   cwd=ROOT, check=True, timeout=120)
+    db.session.remove()
+    assert cache.version() == before  # not re-read within the check interval
+    clock.now += 30
+    assert cache.version().counter > before.counter
+    assert "Changed by another process" in client.get(f"/blog/{slug}").get_data(as_text=True)
+
+
+def test_retagging_a_post_elsewhere_moves_it_between_tag_pages(app, client, site, clock):
+    from models import Tag
+    from tests.factories import make_tag
+
+    alpha_id, beta_id = make_tag("Alpha").id, make_tag("Beta").id
+    make_post(title="Other article", tags=[db.session.get(Tag, beta_id)])
+    post_id = make_post(title="Tagged article", tags=[db.session.get(Tag, alpha_id)]).id
+    assert "Tagged article" in client.get("/blog/tag/alpha").get_data(as_text=True)
+    assert "Tagged article" not in client.get("/blog/tag/beta").get_data(as_text=True)
+    with statements() as seen:
+        client.get("/blog/tag/beta")
+    assert seen == []  # served from the cache
+    with elsewhere(app) as other:
+        other.get(Post, post_id).tags = [other.get(Tag, beta_id)]  # only the post_tags rows change
+    clock.now += 30
+    assert "Tagged article" in client.get("/blog/tag/beta").get_data(as_text=True)
+    assert "Tagged article" not in client.get("/blog/tag/alpha").get_data(as_text=True)
+
+
+def test_a_scheduled_post_appears_on_time_without_a_write_or_waiting_for_the_check(client, site, clock, monkeypatch):
+    make_post(title="Right on time", published_at=datetime.now(timezone.utc) + timedelta(hours=1))
+    assert "Right on time" not in client.get("/blog").get_data(as_text=True)
+    with statements() as seen:
+        client.get("/blog")
+    assert seen == []  # cached, and the 30 s check interval is far from over
+    later_clock(monkeypatch, timedelta(hours=2))
+    assert "Right on time" in client.get("/blog").get_data(as_text=True)
+
+
+def test_a_session_leaves_the_upcoming_lists_when_it_starts(client, site, clock, monkeypatch):
+    session = make_session(starts_at=datetime.now(timezone.utc).replace(microsecond=0) + timedelta(hours=1))
+    link = f"/training/sessions/{session.id}/book"
+    assert link in client.get("/training").get_data(as_text=True)
+    later_clock(monkeypatch, timedelta(hours=2))
+    assert link not in client.get("/training").get_data(as_text=True)
+
+
+def test_a_change_rolled_back_leaves_the_version_alone(app, site, clock):
+    cache = app.extensions["page_cache"]
+    post = make_post(title="Kept title")
+    before = cache.version()
+    post.title = "Never saved"
+    db.session.flush()
+    db.session.rollback()
+    clock.now += 30
+    assert cache.version() == before
+
+
+def test_writes_no_public_page_shows_leave_cached_pages_alone(app, client, site, clock):
+    from tests.factories import make_enquiry
+
+    cache = app.extensions["page_cache"]
+    client.get("/services")
+    before = cache.version()
+    make_enquiry()
+    with statements() as seen:
+        assert client.get("/services").status_code == 200
+    assert seen == []  # not even the version was re-read
+    clock.now += 30
+    assert cache.version() == before
+
+
+def test_every_table_is_declared_shown_or_not_by_public_pages():
+    from models import content_version
+
+    declared = {t.name for t in content_version.PUBLIC} | content_version.PRIVATE
+    assert set(db.metadata.tables) - {content_version.ContentVersion.__tablename__} == declared, (
+        "declare the new table in models/content_version.py: PUBLIC if a public page shows it, else PRIVATE")
+
+
+def test_the_cache_settings_come_from_config(tmp_path, monkeypatch, another_app):
+    from config import load_settings
+
+    monkeypatch.delenv("PAGE_CACHE_SECONDS", raising=False)
+    monkeypatch.delenv("PAGE_CACHE_CHECK_SECONDS", raising=False)
+    assert load_settings(tmp_path, "production")["PAGE_CACHE_SECONDS"] == 60
+    assert load_settings(tmp_path, "development")["PAGE_CACHE_SECONDS"] == 0
+    assert load_settings(tmp_path, "production")["PAGE_CACHE_CHECK_SECONDS"] == 1
+    monkeypatch.setenv("PAGE_CACHE_SECONDS", "5")
+    monkeypatch.setenv("PAGE_CACHE_CHECK_SECONDS", "0.5")
+    cache = another_app(APP_ENV="production", SECRET_KEY="x" * 32, SITE_URL="http://localhost").extensions["page_cache"]
+    assert (cache.max_age, cache.check_every) == (5, 0.5)
