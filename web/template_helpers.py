@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask
 
 
 def in_zone(value: datetime, zone: str) -> datetime:
@@ -33,17 +33,12 @@ def iso_datetime(value: datetime) -> str:
     return value.isoformat(timespec="seconds")
 
 
-def absolute_url(path: str) -> str:
-    return current_app.config["SITE_URL"] + path
-
-
 def init_app(app: Flask) -> None:
     app.add_template_filter(format_datetime, "datetime")
     app.add_template_filter(format_date, "date")
     app.add_template_filter(format_time, "time")
     app.add_template_filter(in_zone, "in_zone")
     app.add_template_filter(iso_datetime, "iso")
-    app.add_template_global(absolute_url, "absolute_url")
 
     @app.context_processor
     def site_context():

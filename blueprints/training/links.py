@@ -1,8 +1,8 @@
 """The training area's absolute links (emails, invites, the calendar feed) and the booking's self-service token.
 
-Links are built with url_for from SITE_URL (config.derive_settings sets SERVER_NAME and
-PREFERRED_URL_SCHEME from it), never from the request that happened to queue the email:
-a link in an email must name the site, whatever Host or scheme that request came with.
+Links are url_for(..., _external=True): config.derive_settings sets SERVER_NAME and
+PREFERRED_URL_SCHEME from SITE_URL and the app's URL adapter (web.requests.Portico) uses them
+in requests too, so a link in an email names the site whatever Host or scheme queued it.
 """
 from __future__ import annotations
 
@@ -13,11 +13,6 @@ import hmac
 from flask import current_app, url_for
 
 from models import Booking, TrainingSession
-
-
-def external_url(endpoint: str, **values) -> str:
-    """An absolute URL on the site itself: SITE_URL's scheme and host, whichever request (or none) is running."""
-    return url_for(endpoint, _external=True, _scheme=current_app.config["PREFERRED_URL_SCHEME"], **values)
 
 
 def link_token(booking: Booking) -> str:
@@ -40,17 +35,17 @@ def link_token(booking: Booking) -> str:
 
 def booking_url(booking: Booking, endpoint: str = "training.booking") -> str:
     """The client's page for this booking, or one of its actions (training.booking_attend, …_cancel)."""
-    return external_url(endpoint, token=link_token(booking))
+    return url_for(endpoint, _external=True, token=link_token(booking))
 
 
 def admin_booking_url(booking: Booking) -> str:
     """The admin page listing the session's bookings, at this booking's row."""
-    return external_url("admin.session", session_id=booking.session_id, _anchor=f"booking-{booking.id}")
+    return url_for("admin.session", _external=True, session_id=booking.session_id, _anchor=f"booking-{booking.id}")
 
 
 def course_url(session: TrainingSession) -> str:
-    return external_url("training.course", slug=session.course.slug)
+    return url_for("training.course", _external=True, slug=session.course.slug)
 
 
 def book_url(session: TrainingSession) -> str:
-    return external_url("training.book", session_id=session.id)
+    return url_for("training.book", _external=True, session_id=session.id)
