@@ -268,6 +268,16 @@ def mail_app(smtp_server, app_config, database_url, tmp_path, postgres):
     yield from running_app(database_url, tmp_path, {**app_config, **smtp_server.config()}, postgres)
 
 
+@pytest.fixture
+def thread_app(smtp_server, app_config, database_url, tmp_path, postgres):
+    """Like `mail_app`, with the background delivery thread of the one-process default running."""
+    from mail import thread as outbox_thread
+
+    for app in running_app(database_url, tmp_path, {**app_config, **smtp_server.config(), "OUTBOX_THREAD": True}, postgres):
+        yield app
+        outbox_thread.stop_thread(app)
+
+
 # --- admin --------------------------------------------------------------------------------
 
 @pytest.fixture

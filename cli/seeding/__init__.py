@@ -30,3 +30,18 @@ def seed_all(*, demo: bool = False) -> dict[str, int]:
         added["demo sessions"] = seed_demo_sessions()
     db.session.commit()
     return added
+
+
+def add_missing(model, items: list[dict], build) -> int:
+    """Insert each item whose slug is not in the table yet (`build(item, position)` makes the row); returns how many."""
+    from sqlalchemy import select
+
+    from extensions import db
+
+    existing = set(db.session.scalars(select(model.slug)))
+    added = 0
+    for position, item in enumerate(items, start=1):
+        if item["slug"] not in existing:
+            db.session.add(build(item, position))
+            added += 1
+    return added

@@ -6,12 +6,10 @@ import statistics
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select, update
 
 from extensions import db
 from mail import delivery as mailer
-from mail import thread as outbox_thread
 from models import Enquiry, OutboxMessage
 from models.base import utcnow
 from tests.enquiries.test_enquiries_form import valid_data
@@ -115,16 +113,6 @@ def test_with_smtp_down_twenty_enquiries_wait_and_all_forty_arrive_exactly_once_
     assert received.keys() == set(db.session.scalars(select(OutboxMessage.message_id)))
     db.session.rollback()
     assert collections.Counter(db.session.scalars(select(OutboxMessage.status))) == {OutboxMessage.SENT: 40}
-
-
-@pytest.fixture
-def thread_app(smtp_server, app_config, database_url, tmp_path, postgres):
-    from tests.conftest import running_app
-
-    config = {**app_config, **smtp_server.config(), "OUTBOX_THREAD": True}
-    for app in running_app(database_url, tmp_path, config, postgres):
-        yield app
-        outbox_thread.stop_thread(app)
 
 
 def median_post_seconds(client, runs: int, offset: int) -> float:

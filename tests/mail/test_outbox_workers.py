@@ -128,16 +128,6 @@ def test_two_workers_at_once_deliver_each_message_once_and_stop_on_sigterm(app, 
     assert all(n > 0 for n in sent_by), f"both workers should have delivered some: {sent_by}"
 
 
-@pytest.fixture
-def thread_app(smtp_server, app_config, database_url, tmp_path, postgres):
-    from tests.conftest import running_app
-
-    config = {**app_config, **smtp_server.config(), "OUTBOX_THREAD": True}
-    for app in running_app(database_url, tmp_path, config, postgres):
-        yield app
-        outbox_thread.stop_thread(app)
-
-
 def test_the_background_thread_delivers_after_a_request_commits(thread_app, smtp_server):
     with thread_app.test_request_context("/"):
         row = queue_row()
