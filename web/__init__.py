@@ -1,12 +1,13 @@
 """What wraps every request, registered in wrapping order by `init_app`.
 
-requests.py        request id, trusted proxies, host check, body size limit
+requests.py        request id, trusted proxies, host check, body size limit; URLs from SITE_URL
 errors.py          styled error pages for every status, never a stack trace
 security.py        security headers, form body checks, blueprint-wide POST rate limits
 spam.py            spam traps shared by the public forms (used by the forms, nothing to register)
 http_caching.py    ETag/304 and gzip for pages that are the same for every visitor
 static_build.py    fingerprinted, pre-compressed static files (WhiteNoise)
-page_cache.py      anonymous public pages rendered once per content version (the outermost layer)
+page_cache.py      anonymous public pages rendered once per content version (the outermost layer);
+page_cache_forms.py  its per-visitor form tokens
 template_helpers.py  Jinja filters and globals for pages and emails
 markdown.py        Markdown to sanitised HTML, at save time
 """
