@@ -375,3 +375,15 @@ def test_the_cache_settings_come_from_config(tmp_path, monkeypatch, another_app)
     monkeypatch.setenv("PAGE_CACHE_CHECK_SECONDS", "0.5")
     cache = another_app(APP_ENV="production", SECRET_KEY="x" * 32, SITE_URL="http://localhost").extensions["page_cache"]
     assert (cache.max_age, cache.check_every) == (5, 0.5)
+
+
+def test_a_hit_and_a_render_treat_the_callers_request_id_alike(client, site, clock):
+    """One rule (web.requests.request_id): a short ASCII id is echoed, anything else replaced, cached or not."""
+    for incoming in ("abc123", "é1", "x" * 65, "a-b"):
+        rendered = client.get("/services", headers={"X-Request-ID": incoming}, query_string={"page": "1"})
+        client.get("/services")
+        cached = client.get("/services", headers={"X-Request-ID": incoming})
+        echoed = incoming if incoming == "abc123" else None
+        for response in (rendered, cached):
+            assert response.headers["X-Request-ID"].isascii()
+            assert (response.headers["X-Request-ID"] == incoming) == (echoed is not None), (incoming, response.headers)
