@@ -9,7 +9,7 @@ FLASK := $(PY) -m flask --app app
 PORT ?= 5000
 TEST_POSTGRES_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run serve test test-sqlite test-postgres lint fuzz bench audit clean
+.PHONY: run admin serve test test-sqlite test-postgres lint fuzz bench audit clean
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -25,7 +25,13 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 run: $(VENV)/.runtime
 	APP_ENV=$${APP_ENV:-development} $(FLASK) db upgrade
 	APP_ENV=$${APP_ENV:-development} $(FLASK) seed --demo
-	APP_ENV=$${APP_ENV:-development} $(FLASK) run --host 127.0.0.1 --port $(PORT)
+	APP_ENV=$${APP_ENV:-development} PORT=$(PORT) $(FLASK) run --host 127.0.0.1 --port $(PORT)
+
+## admin: create (or reset) the admin account EMAIL for the `make run` site, asking for a password
+admin: $(VENV)/.runtime
+	@test -n "$(EMAIL)" || { echo "usage: make admin EMAIL=you@example.com"; exit 2; }
+	APP_ENV=$${APP_ENV:-development} $(FLASK) db upgrade
+	APP_ENV=$${APP_ENV:-development} $(FLASK) admin create "$(EMAIL)"
 
 ## serve: production settings under gunicorn (needs SECRET_KEY); builds static files and migrates first
 serve: $(VENV)/.runtime

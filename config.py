@@ -50,6 +50,15 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def default_site_url() -> str:
+    """Where the site is served when SITE_URL is not set: HOST and PORT, as `make run` and gunicorn use them."""
+    host = (os.environ.get("HOST") or "").strip() or "127.0.0.1"
+    if host in ("0.0.0.0", "::", "[::]"):  # noqa: S104  (listening everywhere: links still name this machine)
+        host = "127.0.0.1"
+    port = (os.environ.get("PORT") or "").strip() or "5000"
+    return f"http://{host}:{port}"
+
+
 class BaseConfig:
     APP_ENV = "production"
     DEBUG = False
@@ -74,7 +83,7 @@ class BaseConfig:
         self.CONSULTANT_EMAIL = env("CONSULTANT_EMAIL") or "linustribe@gmail.com"
         self.CONSULTANT_NAME = env("CONSULTANT_NAME") or "Linus Tribe"
         self.SITE_NAME = env("SITE_NAME") or "Portico"
-        self.SITE_URL = (env("SITE_URL") or "http://127.0.0.1:5000").rstrip("/")
+        self.SITE_URL = (env("SITE_URL") or default_site_url()).rstrip("/")
 
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI") or "memory://"
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)

@@ -78,3 +78,30 @@ def test_site_url_sets_how_absolute_urls_are_built(tmp_path):
     # A request that came in under another name, over plain http, still links to the site itself.
     with app.test_request_context("/", base_url="http://127.0.0.1:5000"):
         assert url_for("site.home", _external=True) == "https://consult.example:8443/"
+
+
+def test_site_url_defaults_to_where_make_run_serves(monkeypatch, tmp_path):
+    from config import load_settings
+
+    monkeypatch.delenv("SITE_URL", raising=False)
+    monkeypatch.setenv("PORT", "5102")
+    monkeypatch.delenv("HOST", raising=False)
+    assert load_settings(tmp_path, "development")["SITE_URL"] == "http://127.0.0.1:5102"
+    monkeypatch.setenv("HOST", "0.0.0.0")  # listening everywhere: links still name this machine
+    assert load_settings(tmp_path, "development")["SITE_URL"] == "http://127.0.0.1:5102"
+    monkeypatch.setenv("SITE_URL", "https://consult.example/")
+    assert load_settings(tmp_path, "development")["SITE_URL"] == "https://consult.example"
+
+
+def test_make_admin_creates_an_account_that_can_sign_in(tmp_path):
+    """`make admin EMAIL=…` works as the README writes it (development settings, password at the prompt)."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "APP_ENV": "development",
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'admin.db'}"}
+    result = subprocess.run(["make", "--no-print-directory", "-s", "admin", "EMAIL=Jörg@Example.com",
+                             f"VENV={ROOT / '.venv'}"], cwd=ROOT, env=env, input="a long enough password\n" * 2,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "admin jörg@example.com" in result.stdout.lower()
+    missing = subprocess.run(["make", "--no-print-directory", "-s", "admin", f"VENV={ROOT / '.venv'}"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "usage: make admin EMAIL=" in missing.stdout
