@@ -286,7 +286,16 @@ def check_serialised(message: OutgoingMessage) -> bytes:
         if names.count(name) > 1:
             raise _refuse(message, f"{names.count(name)} {name} headers")
 
-    parsed = message_from_bytes(raw, policy=policy.default)
+    try:
+        _check_parsed(message, message_from_bytes(raw, policy=policy.default))
+    except UnsafeMessage:
+        raise
+    except Exception as error:  # the parser itself choked (e.g. AttributeError on a group): not ours  # noqa: BLE001
+        raise _refuse(message, f"unreadable as mail ({error.__class__.__name__})") from error
+    return raw
+
+
+def _check_parsed(message: OutgoingMessage, parsed) -> None:
     expected = {name: address for name, address in message.address_headers.items() if address is not None}
     for name in ("From", "To", "Reply-To"):
         header = parsed[name]
@@ -308,4 +317,3 @@ def check_serialised(message: OutgoingMessage) -> bytes:
     for part in parsed.walk():
         if part is not parsed and set(k.lower() for k in part.keys()) - PART_HEADERS:
             raise _refuse(message, "a MIME part header the code did not set")
-    return raw
