@@ -1,6 +1,8 @@
 # Portico web image: gunicorn serving the app and its pre-built static files.
 # The same image runs the outbox worker and the migrations (see compose.yaml).
-FROM python:3.11-slim
+# Pinned to a patch release with the CVE-2024-6923 fix (email headers; 3.11.10+ / 3.12.6+) on Debian 12.
+# The site does not rely on it (mail/message.py writes its own headers), it is defence in depth.
+FROM python:3.12.12-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

@@ -15,6 +15,13 @@ from flask import current_app
 log = logging.getLogger("portico.mailer")
 
 
+def check_serialised(message: flask_mail.Message) -> bytes:
+    """mail.message's check of the bytes (imported here: message.py needs the models, which need us)."""
+    from mail.message import check_serialised
+
+    return check_serialised(message)
+
+
 class PermanentError(Exception):
     """The message can never be delivered as it is (bad address, 5xx refusal): fail without retrying."""
 
@@ -82,6 +89,7 @@ class SmtpTransport:
 
     def send(self, message: flask_mail.Message, envelope_from: str) -> None:
         """Send to the message's recipients only (the envelope never comes from its headers)."""
+        check_serialised(message)  # UnsafeMessage, a ValueError: a permanent failure, nothing sent
         try:
             if self.connection is None:
                 self.connection = self._open.enter_context(self.mail.connect())
@@ -127,7 +135,7 @@ class FileTransport:
         name = re.sub(r"[^A-Za-z0-9._@-]", "_", message.msgId.strip().strip("<>")) or uuid.uuid4().hex
         path = self.directory / f"{name}.eml"
         partial = path.with_suffix(".eml.part")
-        partial.write_bytes(message.as_bytes())  # what Connection.send would hand to smtplib
+        partial.write_bytes(check_serialised(message))  # what Connection.send would hand to smtplib
         partial.replace(path)
         log.info("mail to=%s subject=%r written to %s (no MAIL_SERVER set)",
                  ",".join(message.recipients), message.subject, path)

@@ -20,7 +20,9 @@ class CollectingHandler:
             await asyncio.sleep(self.delay)
         if self.refuse:
             return "451 4.3.0 Try again later"
-        message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+        raw = envelope.original_content or envelope.content
+        message = message_from_bytes(raw, policy=policy.default)
+        message.raw = raw  # the bytes on the wire, for tests that must not trust a parser
         message.envelope_from = envelope.mail_from
         message.envelope_to = list(envelope.rcpt_tos)
         self.messages.append(message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -94,7 +95,11 @@ def test_compose_services_are_wired_for_production(tmp_path):
 def test_dockerfile_shape():
     dockerfile = (ROOT / "Dockerfile").read_text()
     lines = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.startswith("#")]
-    assert lines[0] == "FROM python:3.11-slim"
+    # A pinned patch release of Python that has the CVE-2024-6923 fix (3.11.10+, 3.12.6+), slim Debian 12.
+    image = re.fullmatch(r"FROM python:(\d+)\.(\d+)\.(\d+)-slim-bookworm", lines[0])
+    assert image, lines[0]
+    major, minor, patch = map(int, image.groups())
+    assert (major, minor) >= (3, 11) and patch >= {(3, 11): 10, (3, 12): 6}.get((major, minor), 0)
     # Dependencies install from requirements.txt alone, before the code is copied in.
     assert lines.index("COPY requirements.txt ./") < lines.index("RUN pip install --no-cache-dir -r requirements.txt") \
         < lines.index("COPY . .")

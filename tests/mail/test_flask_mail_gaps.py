@@ -43,7 +43,8 @@ def test_a_display_name_never_becomes_another_address(app):
     row = queue_row(to_name=EVIL, reply_to="client@example.org", reply_to_name=EVIL)
     parsed = parse(mailer.build_message(row, app.config).as_bytes())
     for header, addr in (("To", row.to_addr), ("Reply-To", "client@example.org")):
-        assert [(a.display_name, a.addr_spec) for a in parsed[header].addresses] == [(EVIL, addr)]
+        # " ".join(split()): Python's parser keeps the folding space between two encoded words.
+        assert [(" ".join(a.display_name.split()), a.addr_spec) for a in parsed[header].addresses] == [(EVIL, addr)]
 
 
 def test_a_long_word_in_a_subject_stays_a_proper_encoded_word(app):

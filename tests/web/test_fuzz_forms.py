@@ -3,12 +3,14 @@
 Forms are found, not listed: every POST rule in the URL map is a test case, and its form
 is whatever <form> on a public or admin page posts to it (fields, maxlength, required,
 options from the HTML). For each, hypothesis sends arbitrary text (control characters,
-very long strings, non-BMP characters, HTML/SQL fragments, CR/LF), missing and repeated
+very long strings, non-BMP characters, HTML/SQL fragments, CR/LF, RFC 2047 encoded words
+hiding CR/LF), missing and repeated
 fields and wrong types, and checks:
 - never a 500;
 - a submission the form's own HTML says is invalid (a required field empty, a value over
   maxlength, an option not offered) stores no row;
-- whatever was stored is shown escaped on every public and admin page and in every HTML email.
+- whatever was stored is shown escaped on every public and admin page and in every HTML email,
+  and every queued email serialises to bytes that pass mail/message.py's pre-send check.
 
 Budget: HYPOTHESIS_PROFILE=fuzz (`make fuzz`, FUZZ_EXAMPLES=2000 by default) for a long run; the
 default "ci" profile runs a fixed, derandomised budget: FUZZ_EXAMPLES (200) per public form with
@@ -19,6 +21,7 @@ tests/web/test_security_xss.py imports whole.
 """
 from __future__ import annotations
 
+import base64
 import os
 import re
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from mail.message import build_message, check_serialised
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, make_app
 from tests.hardening import (
     MARKER,
@@ -155,16 +159,35 @@ def fresh_form(app, client, endpoint: str, page: str, fallback: Form | None = No
 
 SQL = ["' OR '1'='1", "'; DROP TABLE enquiries; --", "1; SELECT pg_sleep(5)", "\" OR \"\"=\"", "%' --", "\\'; --"]
 CRLF = ["a\r\nBcc: victim@example.com", "x\nSubject: injected", "\r\n\r\n<html>", "line\rbreak", "\u2028\u2029"]
+# RFC 2047 encoded words, most hiding CR/LF: Python 3.11 < 3.11.10 decodes them into headers (CVE-2024-6923).
+ENCODED_WORDS = [
+    "=?utf-8?q?Eve=0D=0ABcc:_victim@example.com?=",
+    "=?utf-8?q?x=0D=0AContent-Type:text/html=0D=0A=0D=0A<a_href=3Dhttps://evil.example>Verify</a>?=",
+    "=?utf-8?b?RXZlDQpCY2M6IHZpY3RpbUBleGFtcGxlLmNvbQ==?=",  # "Eve\r\nBcc: victim@example.com"
+    "=?iso-8859-1?q?=0A?=", "=?utf-8?b?DQo=?= =?utf-8?b?DQo=?=", "Eve =?utf-8?Q?=E2=80=A8Cc:_x@example.com?= Smith",
+    "=?utf-8?q?" + "A" * 90 + "_Team:_mallory@evil.example;?=", "=?", "?=", "=?utf-8?x?broken?=",
+]
 NASTY = ["\x00", "\x1b[31m", "\ufeff", "\u202e", "\U0001f600" * 3, "\U00010348", "ｆｕｌｌ", "e\u0301", "🏳️‍🌈", "\\", "%00", "{{7*7}}"]
 
 
+def encoded_word(text: str, b: bool) -> str:
+    """`text` (often holding CR/LF) as one RFC 2047 word, Q or B."""
+    data = text.encode("utf-8", "surrogatepass")
+    if b:
+        return f"=?utf-8?b?{base64.b64encode(data).decode()}?="
+    return "=?utf-8?q?" + "".join(chr(c) if chr(c).isalnum() else f"={c:02X}" for c in data) + "?="
+
+
 def fuzz_text():
+    header_breaks = st.sampled_from(["\r\n", "\n", "\r", "\u2028", "\r\nBcc: victim@example.com", "\r\n\r\n<a href=//evil.example>x</a>"])
     return st.one_of(
         st.text(max_size=60),
         st.text(st.characters(max_codepoint=0x1F), max_size=10),
         st.text(st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF), min_size=1, max_size=20),
-        st.sampled_from(XSS_CORPUS + SQL + CRLF + NASTY),
-        st.builds(lambda a, b: a + b, st.sampled_from(XSS_CORPUS + SQL + CRLF), st.text(max_size=10)),
+        st.sampled_from(XSS_CORPUS + SQL + CRLF + NASTY + ENCODED_WORDS),
+        st.builds(lambda a, b: a + b, st.sampled_from(XSS_CORPUS + SQL + CRLF + ENCODED_WORDS), st.text(max_size=10)),
+        st.builds(encoded_word, st.builds(lambda a, b, c: a + b + c, st.text(max_size=8), header_breaks,
+                                          st.text(max_size=8)), st.booleans()),
         st.integers(min_value=1, max_value=70_000).map(lambda n: "A" * n),
     )
 
@@ -300,6 +323,11 @@ def check_everything_shown_is_escaped(app, clients, known) -> int:
         assert not found, f"email {message.template} to {message.to_addr}: {found}"
         for header in (message.subject, message.to_name, message.reply_to_name, message.to_addr, message.reply_to or ""):
             assert not re.search(r"[\r\n]", header or ""), f"CR/LF in a header of email {message.template}: {header!r}"
+        try:
+            built = build_message(message, app.config)
+        except ValueError:
+            continue  # an address that cannot be sent (e.g. a non-ASCII local part): failed for good, by design
+        check_serialised(built)  # the bytes SMTP would get: only our headers, addresses and MIME parts
         checked += 1
     return checked
 
