@@ -12,7 +12,7 @@ def outbox_group() -> None:
 
 
 @outbox_group.command("deliver")
-@click.option("--loop", is_flag=True, help="Keep running as a worker until SIGTERM or Ctrl-C.")
+@click.option("--loop", is_flag=True, help="Keep running as a worker until SIGTERM, SIGHUP or Ctrl-C.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls with --loop.")
 def outbox_deliver(loop: bool, interval: float) -> None:
     """Deliver every due message once (or keep delivering with --loop); safe to run several at once."""
@@ -34,8 +34,9 @@ def outbox_deliver(loop: bool, interval: float) -> None:
         click.echo(f"Outbox worker: {signal.Signals(signum).name} received, stopping after the current message.")
         stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    # SIGHUP too: a supervisor's reload must not kill the worker holding claims (they go back as it stops).
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     worker = mailer.worker_name("loop")
     click.echo(f"Outbox worker {worker} polling every {interval:g} s.")
 
