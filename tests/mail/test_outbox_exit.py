@@ -1,10 +1,11 @@
 """A delivery worker that exits gives back what it claimed at once, instead of leaving it `sending` for the claim timeout.
 
 The thread under gunicorn's worker_exit hook and at interpreter exit, and `flask outbox deliver --loop`
-on SIGHUP (a supervisor's reload). Real processes and a slow real SMTP server.
+on SIGHUP (a supervisor's reload: it stops, gives back, and starts again in place). Real processes and a slow real SMTP server.
 """
 from __future__ import annotations
 
+import collections
 import runpy
 import signal
 import subprocess
@@ -19,7 +20,7 @@ from models import OutboxMessage
 from models.base import utcnow
 from tests.conftest import ROOT
 from tests.mail.test_outbox_delivery import queue_row
-from tests.mail.test_outbox_workers import count_status, start_worker, wait_for, worker_env
+from tests.mail.test_outbox_workers import count_status, read_until, start_worker, wait_for, worker_env
 
 pytestmark = pytest.mark.slow
 
@@ -92,22 +93,30 @@ def test_the_thread_gives_back_its_claims_when_the_interpreter_exits(app, smtp_s
     assert count_status(OutboxMessage.PENDING) == len(rows) - len(smtp_server.messages) > 0
 
 
-def test_a_loop_worker_stops_on_sighup_and_gives_back_its_claims(app, smtp_server, database_url):
+def test_a_loop_worker_reloads_on_sighup_giving_back_its_claims_and_sends_each_message_once(app, smtp_server,
+                                                                                           database_url):
     rows = [queue_row() for _ in range(10)]
     smtp_server.handler.delay = 0.3
     worker = start_worker(worker_env(database_url, smtp_server, OUTBOX_BATCH_SIZE=10), "--loop", "--interval", "0.2")
     try:
+        read_until(worker, "polling every")
         wait_for(lambda: len(smtp_server.messages) >= 2, 60, "the worker to deliver a few")
         worker.send_signal(signal.SIGHUP)
-        output, _ = worker.communicate(timeout=30)
+        output = read_until(worker, "Outbox worker: reloading.")
+        assert "SIGHUP received" in output and "Outbox worker stopped." in output
+        held = count_status(OutboxMessage.SENDING)
+        assert held == 0, f"the reloading worker left {held} claims behind"
+        assert count_status(OutboxMessage.SENT) < len(rows)
+        output = read_until(worker, "polling every")  # the same process, started again
+        smtp_server.handler.delay = 0
+        wait_for(lambda: count_status(OutboxMessage.SENT) == len(rows), 60, "the reloaded worker to deliver the rest")
+        assert worker.poll() is None
     finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
+        worker.send_signal(signal.SIGTERM)
+        output, _ = worker.communicate(timeout=30)
     assert worker.returncode == 0, output
-    assert "SIGHUP received" in output and "Outbox worker stopped." in output
-    assert count_status(OutboxMessage.SENDING) == 0
-    assert count_status(OutboxMessage.SENT) == len(smtp_server.messages) < len(rows)
+    copies = collections.Counter(str(m["Message-ID"]) for m in smtp_server.messages)
+    assert copies == {r.message_id: 1 for r in rows}
 
 
 def test_a_pass_interrupted_by_ctrl_c_gives_back_what_it_did_not_try(mail_app, smtp_server, monkeypatch):
