@@ -57,6 +57,38 @@ def test_claims_a_failed_pass_left_behind_go_back_when_the_thread_stops(thread_a
     assert {db.session.get(OutboxMessage, r.id).status for r in held} == {OutboxMessage.PENDING}
 
 
+def test_a_gunicorn_hup_reload_gives_back_what_the_old_workers_thread_held(app, smtp_server, database_url, tmp_path):
+    import urllib.request
+
+    from tests.smtp import free_port
+
+    rows = [queue_row() for _ in range(8)]
+    smtp_server.handler.delay = 0.5
+    port = free_port()
+    env = worker_env(database_url, smtp_server, OUTBOX_THREAD=1, OUTBOX_BATCH_SIZE=10, PORT=port, WEB_CONCURRENCY=1,
+                     STATIC_BUILD_DIR=tmp_path / "static-build")
+    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "app:create_app()"],
+                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2):  # noqa: S310
+                    return True
+            except OSError:
+                return False
+
+        wait_for(answers, 60, "gunicorn to answer")  # the first request starts the worker's outbox thread
+        wait_for(lambda: len(smtp_server.messages) >= 1, 30, "the thread to deliver")
+        server.send_signal(signal.SIGHUP)  # docs/deploy.md's reload: the old worker gets SIGTERM and exits
+        wait_for(lambda: count_status(OutboxMessage.SENDING) == 0, 30, "the old worker to give back its claims")
+        assert count_status(OutboxMessage.SENT) == len(smtp_server.messages) < len(rows)
+        assert count_status(OutboxMessage.PENDING) == len(rows) - len(smtp_server.messages)
+    finally:
+        server.terminate()
+        output, _ = server.communicate(timeout=60)
+    assert "Worker exiting" in output
+
+
 EXITING_PROCESS = textwrap.dedent("""
     import time
     from sqlalchemy import func, select
