@@ -126,6 +126,10 @@ class BaseConfig:
         self.OUTBOX_CLAIM_TIMEOUT = env_int("OUTBOX_CLAIM_TIMEOUT", 600)
         self.OUTBOX_BATCH_SIZE = env_int("OUTBOX_BATCH_SIZE", 10)
         self.MAIL_TIMEOUT = env_int("MAIL_TIMEOUT", 30)
+        # Automatic mail to an unverified address (acknowledgements, "booking received") per recipient:
+        # beyond these, the enquiry or booking is stored and the consultant told, the address not mailed.
+        self.AUTOMATIC_MAIL_PER_HOUR = env_int("AUTOMATIC_MAIL_PER_HOUR", 3)
+        self.AUTOMATIC_MAIL_PER_DAY = env_int("AUTOMATIC_MAIL_PER_DAY", 10)
 
         # Render cache for anonymous visitors (web/page_cache.py): how long an entry may live (0 turns the
         # cache off), and how often a process re-reads the content version other processes may have bumped.

@@ -72,3 +72,15 @@ def on_starting(server):
 
     folder = build(HERE / "static", Path(os.environ.get("STATIC_BUILD_DIR") or DEFAULT_BUILD_DIR))
     server.log.info("static files: %s", folder)
+
+
+def worker_exit(server, worker):
+    """A worker exiting (SIGTERM, a HUP reload, max_requests): stop its outbox thread so its claims go back now.
+
+    Looked up, not imported: the master calls this hook too and has never loaded the app.
+    """
+    import sys
+
+    thread = sys.modules.get("mail.thread")
+    if thread is not None:
+        thread.stop_all()

@@ -12,7 +12,7 @@ def outbox_group() -> None:
 
 
 @outbox_group.command("deliver")
-@click.option("--loop", is_flag=True, help="Keep running as a worker until SIGTERM or Ctrl-C.")
+@click.option("--loop", is_flag=True, help="Keep running as a worker until SIGTERM or Ctrl-C; SIGHUP restarts it.")
 @click.option("--interval", default=5.0, show_default=True, help="Seconds between polls with --loop.")
 def outbox_deliver(loop: bool, interval: float) -> None:
     """Deliver every due message once (or keep delivering with --loop); safe to run several at once."""
@@ -29,13 +29,18 @@ def outbox_deliver(loop: bool, interval: float) -> None:
         return
 
     stop = threading.Event()
+    reload = threading.Event()
 
     def request_stop(signum, _frame):
         click.echo(f"Outbox worker: {signal.Signals(signum).name} received, stopping after the current message.")
+        if signum == signal.SIGHUP:
+            reload.set()
         stop.set()
 
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    # SIGHUP is a reload (docs/deploy.md's ExecReload): stop as for SIGTERM, so that the claims go
+    # back, then start again in place with the new code, rather than die holding them.
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, request_stop)
     worker = mailer.worker_name("loop")
     click.echo(f"Outbox worker {worker} polling every {interval:g} s.")
 
@@ -45,13 +50,21 @@ def outbox_deliver(loop: bool, interval: float) -> None:
 
     mailer.run_worker(stop, interval, on_pass=report_pass, worker=worker)
     click.echo("Outbox worker stopped.")
+    if reload.is_set():
+        import os
+        import sys
+
+        click.echo("Outbox worker: reloading.")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])  # noqa: S606 (this very command again)
 
 
 @outbox_group.command("status")
 def outbox_status() -> None:
-    """How many messages are pending, sending, sent and failed."""
+    """How many messages are pending, sending, sent and failed (and skipped by the per-recipient cap, if any)."""
     from models import OutboxMessage
 
     counts = OutboxMessage.counts(db.session)
-    click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in (OutboxMessage.PENDING, OutboxMessage.SENDING,
-                                                             OutboxMessage.SENT, OutboxMessage.FAILED)))
+    shown = [s for s in OutboxMessage.STATUSES if s != OutboxMessage.SKIPPED or counts.get(s)]
+    click.echo(", ".join(f"{counts.get(s, 0)} {s}" for s in shown))

@@ -2,17 +2,32 @@
 
 This module never talks SMTP (that is mail/delivery.py). A message is queued in the
 caller's transaction, so it is stored if and only if the change it reports is.
+
+Automatic mail to an address nobody has verified (what a stranger can make the site send to anyone
+by typing that address into a form) is capped per recipient here, once for every caller: over the
+cap the row is still stored, as `skipped` with the reason, and never delivered.
 """
 from __future__ import annotations
 
 import base64
+import logging
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import current_app, render_template
+from sqlalchemy import text
 
 from extensions import db
 from models import OutboxMessage
+from models.base import utcnow
+
+log = logging.getLogger("portico.mailer")
+
+# Sent to whatever address a visitor typed, before anyone has shown they own it. Their subjects
+# carry none of the visitor's words (templates/email/<name>.subject.txt), so a capped few cannot
+# carry a message either.
+AUTOMATIC_TO_UNVERIFIED = frozenset({"enquiry_acknowledgement", "booking_received", "booking_waitlisted"})
 
 
 @dataclass(frozen=True)
@@ -47,12 +62,15 @@ def queue_email(
     reply_to_name: str = "",
     related: str = "",
     attachments: list[Attachment] | None = None,
+    automatic: bool | None = None,
     **context,
 ) -> OutboxMessage:
     """Render templates/email/<template>.{subject.txt,txt,html} and add an outbox row.
 
     The caller commits. Addresses and names are stored as given; mail/message.py makes each
     one line before Flask-Mail writes the headers, so CR/LF in them can never add a header.
+    `automatic` (by default: the template is in AUTOMATIC_TO_UNVERIFIED) puts the message under
+    the per-recipient cap.
     """
     context.setdefault("site_url", current_app.config["SITE_URL"])
     context.setdefault("site_name", current_app.config["SITE_NAME"])
@@ -72,5 +90,41 @@ def queue_email(
         attachments=[a.as_json() for a in attachments or []],
         related=related,
     )
+    if automatic is None:
+        automatic = template in AUTOMATIC_TO_UNVERIFIED
+    if automatic:
+        message.recipient_key = recipient_key(to)
+        reason = over_cap(message.recipient_key)
+        if reason:
+            message.status = OutboxMessage.SKIPPED
+            message.last_error = reason
+            log.warning("automatic mail %s (%s) not queued: %s", template, related or "-", reason)
     db.session.add(message)
     return message
+
+
+def recipient_key(address: str) -> str:
+    """One key per mailbox: case, a +tag and the IDN spelling of the domain do not make another one."""
+    local, _, domain = address.strip().rpartition("@")
+    local = local.split("+", 1)[0].lower()
+    domain = domain.strip().rstrip(".").lower()
+    try:
+        domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass  # not a valid IDN: the lower-cased text is key enough
+    return f"{local}@{domain}"[:320]
+
+
+def over_cap(key: str) -> str | None:
+    """Why one more automatic mail to this recipient would be too many, or None."""
+    config = current_app.config
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two requests for the same recipient count one after the other (SQLite: begin_write already does).
+        db.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": key})
+    now = utcnow()
+    for setting, window, words in (("AUTOMATIC_MAIL_PER_HOUR", timedelta(hours=1), "an hour"),
+                                   ("AUTOMATIC_MAIL_PER_DAY", timedelta(days=1), "a day")):
+        limit = int(config[setting])
+        if OutboxMessage.automatic_since(db.session, key, now - window) >= limit:
+            return f"not sent: this address already had {limit} automatic emails in {words} ({setting})"
+    return None

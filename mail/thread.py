@@ -1,15 +1,21 @@
-"""The background delivery thread of the one-process default, woken after commits that queue mail."""
+"""The background delivery thread of the one-process default, woken after commits that queue mail.
+
+A process that exits stops its threads first (gunicorn's worker_exit hook calls stop_all; so does
+atexit), so that what they claimed goes back to the outbox at once rather than after the claim timeout.
+"""
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
+import weakref
 
 from flask import Flask, current_app, has_app_context, has_request_context
 from sqlalchemy import event, inspect
 from sqlalchemy.orm import Session
 
-from mail.delivery import deliver_pending, delivery_session, worker_name
+from mail.delivery import deliver_pending, delivery_session, release_held, worker_name
 from models.base import utcnow
 from models.outbox import OutboxMessage
 
@@ -58,6 +64,8 @@ class OutboxThread:
                     timeout = self._seconds_until_due()
             except Exception:  # never let the thread die: the next wake-up tries again  # noqa: BLE001
                 log.exception("outbox thread: delivery pass failed")
+        with self.app.app_context():
+            release_held(self.worker)
 
     def _seconds_until_due(self) -> float:
         session = delivery_session()
@@ -72,6 +80,7 @@ class OutboxThread:
 
 _thread_lock = threading.Lock()
 EXTENSION_KEY = "portico.outbox_thread"
+_apps: weakref.WeakSet[Flask] = weakref.WeakSet()  # apps with a thread in this process, for stop_all
 
 
 def ensure_thread(app: Flask) -> OutboxThread | None:
@@ -86,14 +95,27 @@ def ensure_thread(app: Flask) -> OutboxThread | None:
         if current is None or not current.alive():
             current = OutboxThread(app)
             app.extensions[EXTENSION_KEY] = current
+            _apps.add(app)
             current.start()
     return current
 
 
 def stop_thread(app: Flask) -> None:
+    """Stop the app's thread after the message in flight; it gives back the rest of what it claimed."""
     current = app.extensions.pop(EXTENSION_KEY, None)
-    if current is not None:
+    _apps.discard(app)
+    if current is not None and current.pid == os.getpid():
         current.stop()
+
+
+def stop_all() -> None:
+    """Stop every delivery thread of this process (a gunicorn worker exiting, the interpreter ending)."""
+    for app in list(_apps):
+        stop_thread(app)
+
+
+# A daemon thread is simply frozen at interpreter exit; atexit runs before that, while it still can stop.
+atexit.register(stop_all)
 
 
 def _mark_queued(session, flush_context) -> None:

@@ -18,7 +18,9 @@ class OutboxMessage(db.Model):
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
-    STATUSES = (PENDING, SENDING, SENT, FAILED)
+    # Never handed to SMTP: an automatic mail over the per-recipient cap (last_error says why).
+    SKIPPED = "skipped"
+    STATUSES = (PENDING, SENDING, SENT, FAILED, SKIPPED)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Fixed when queued so that a retried delivery is recognisably the same message.
@@ -35,8 +37,12 @@ class OutboxMessage(db.Model):
     attachments: Mapped[list] = mapped_column(JSON, default=list)
     # What the message is about, for the admin: e.g. "enquiry:12", "booking:7".
     related: Mapped[str] = mapped_column(String(60), default="", index=True)
+    # Set only on automatic mail to an address nobody has verified (an acknowledgement, "booking
+    # received"): the recipient as one mailbox (mail/compose.py recipient_key), for the per-recipient cap.
+    recipient_key: Mapped[str | None] = mapped_column(String(320), index=True)
 
     status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
+    # Every delivery try, the successful one included (a message sent on its second try shows 2).
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -110,15 +116,27 @@ class OutboxMessage(db.Model):
 
     @classmethod
     def mark_sent(cls, session: Session, message_id: int, worker: str, now: datetime | None = None) -> bool:
-        message = cls._owned(session, message_id, worker)
-        if message is not None:
+        """Record that the relay accepted the message. False if another worker holds it now.
+
+        Also when this worker's claim has lapsed meanwhile (its bookkeeping was retried after a
+        database outage longer than the claim timeout): a message back in `pending` or `failed` was
+        still delivered, and recording that keeps the next claim from sending it again.
+        """
+        begin_write(session)
+        message = session.scalar(locked(select(cls).where(cls.id == message_id)))
+        ours = message is not None and (
+            message.status in (cls.PENDING, cls.FAILED)
+            or (message.status == cls.SENDING and message.claimed_by == worker[:100])
+        )
+        if ours:
             message.status = cls.SENT
+            message.attempts = (message.attempts or 0) + 1
             message.sent_at = now or utcnow()
             message.claimed_by = None
             message.claimed_at = None
             message.last_error = None
         session.commit()
-        return message is not None
+        return ours
 
     @classmethod
     def mark_failed(
@@ -140,6 +158,18 @@ class OutboxMessage(db.Model):
             message.claimed_by = None
             message.claimed_at = None
         session.commit()
+
+    @classmethod
+    def release_all(cls, session: Session, worker: str) -> int:
+        """Give back every claim `worker` still holds (a worker exiting, or a pass that could not finish)."""
+        begin_write(session)
+        held = session.scalars(locked(select(cls).where(cls.status == cls.SENDING, cls.claimed_by == worker[:100]))).all()
+        for message in held:
+            message.status = cls.PENDING
+            message.claimed_by = None
+            message.claimed_at = None
+        session.commit()
+        return len(held)
 
     def _record_failure(self, error: str, max_attempts: int, now: datetime) -> None:
         self.attempts = (self.attempts or 0) + 1
@@ -164,6 +194,14 @@ class OutboxMessage(db.Model):
         self.attempts = 0
         self.next_attempt_at = now or utcnow()
         return True
+
+    @classmethod
+    def automatic_since(cls, session: Session, recipient_key: str, since: datetime) -> int:
+        """How many automatic messages to this recipient were queued (not skipped) since `since`."""
+        return session.scalar(
+            select(func.count()).select_from(cls)
+            .where(cls.recipient_key == recipient_key, cls.status != cls.SKIPPED, cls.created_at >= since)
+        ) or 0
 
     @classmethod
     def next_due(cls, session: Session) -> datetime | None:
