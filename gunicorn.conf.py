@@ -9,7 +9,7 @@ Environment:
   GUNICORN_TIMEOUT   seconds before a stuck worker is restarted (default 30)
   GUNICORN_HEADER_TIMEOUT  seconds a client has to send its request headers (default 10)
 
-Why threads with a header deadline (web/gunicorn_worker.py): `make serve` must keep answering with no
+Why threads with a header deadline (web/server.py): `make serve` must keep answering with no
 proxy in front. A sync worker reads a request's headers for as long as the client takes; twelve sockets
 trickling one byte every two seconds stalled every worker (measured: with 2 workers, ten /healthz requests
 all timed out after 2 s). gthread waits for a connection's first byte in its poller, the header deadline
@@ -37,7 +37,7 @@ def _cpu_count() -> int:
 bind = f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '5000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * _cpu_count() + 1, 12))
 threads = int(os.environ.get("GUNICORN_THREADS") or 16)
-worker_class = "web.gunicorn_worker.HeaderTimeoutWorker"  # gthread with a header deadline
+worker_class = "web.server.HeaderTimeoutWorker"  # gthread with a header deadline
 reuse_port = True
 keepalive = 5  # idle keep-alive connections wait in the poller, not in a thread, and are closed after this
 
@@ -57,6 +57,7 @@ SHM = "/dev/shm"  # noqa: S108 (gunicorn creates its own private files in it)
 worker_tmp_dir = SHM if os.path.isdir(SHM) else None
 
 accesslog = "-"
+logger_class = "web.server.SafeLogger"  # control characters escaped, booking tokens masked (web/requests.py)
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
 # Client address, request, status, bytes, duration in µs, and the request id the app returns.

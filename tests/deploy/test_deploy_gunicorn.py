@@ -25,7 +25,7 @@ def test_defaults(monkeypatch):
     config = load(monkeypatch)
     assert config.bind == ["127.0.0.1:5000"]
     assert config.workers == min(2 * len(os.sched_getaffinity(0)) + 1, 12)
-    assert config.worker_class_str == "web.gunicorn_worker.HeaderTimeoutWorker"  # gthread + header deadline
+    assert config.worker_class_str == "web.server.HeaderTimeoutWorker"  # gthread + header deadline
     assert config.threads == 16
     assert config.reuse_port is True
     assert config.control_socket_disable is True

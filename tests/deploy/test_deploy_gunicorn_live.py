@@ -1,13 +1,18 @@
-"""A real gunicorn (gunicorn.conf.py, no proxy in front) keeps answering while slow clients trickle headers.
+"""A real gunicorn (gunicorn.conf.py, no proxy in front): slow clients do not stall it; its log keeps secrets out.
+
+Slow clients:
 
 Twelve sockets each send one byte of a request header every two seconds (slowloris). Meanwhile a
 normal client asks for /healthz again and again: every answer comes within two seconds, and the
 slow sockets are cut off once the header timeout (GUNICORN_HEADER_TIMEOUT) has passed.
 Measured before the fix (two sync workers): all ten requests timed out.
+
+Logs: the access log shows `/bookings/…`, never the token, and a request cannot write a line of its own.
 """
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -61,7 +66,7 @@ def gunicorn_server(tmp_path):
         except OSError:
             assert time.monotonic() < deadline, "gunicorn did not start"
             time.sleep(0.2)
-    yield port, url
+    yield port, url, tmp_path / "gunicorn.log"
     process.send_signal(signal.SIGINT)
     try:
         process.wait(timeout=15)
@@ -71,7 +76,7 @@ def gunicorn_server(tmp_path):
 
 
 def test_slow_header_sockets_do_not_stall_other_clients(gunicorn_server):
-    port, url = gunicorn_server
+    port, url, _ = gunicorn_server
     stop = threading.Event()
     sockets = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(SLOW_SOCKETS)]
 
@@ -110,3 +115,22 @@ def test_slow_header_sockets_do_not_stall_other_clients(gunicorn_server):
             thread.join(timeout=5)
         for sock in sockets:
             sock.close()
+
+
+def test_access_log_masks_booking_tokens_and_escapes_control_characters(gunicorn_server):
+    port, _, log = gunicorn_server
+    token = "Zq9SecretToken"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        # A forged line in the query, the token in the user agent too (gunicorn refuses control bytes in headers).
+        sock.sendall(f"GET /bookings/{token}/cancel?x=%0d%0a HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                     f"User-Agent: evil /bookings/{token}\r\nConnection: close\r\n\r\n".encode())
+        while sock.recv(65536):
+            pass
+    deadline = time.monotonic() + 5
+    while "/bookings/" not in log.read_text() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    text = log.read_text()
+    assert "/bookings/\u2026/cancel" in text
+    assert token not in text
+    # gunicorn's lines, the access log's and the app's: nothing else starts a line.
+    assert all(re.match(r"\[|127\.0\.0\.1 |\d{4}-\d\d-\d\d ", line) for line in text.splitlines()), text

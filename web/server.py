@@ -1,4 +1,6 @@
-"""gunicorn's gthread worker with a header deadline: a client gets HEADER_TIMEOUT seconds to send its request line
+"""The gunicorn classes gunicorn.conf.py names: a worker that cuts slow clients off, a logger whose lines are safe.
+
+HeaderTimeoutWorker: gunicorn's gthread worker with a header deadline: a client gets HEADER_TIMEOUT seconds to send its request line
 and headers, however slowly it trickles them, or its connection is cut.
 
 gthread already waits for a connection's first byte in its poller, not in a thread, but once a byte has arrived a
@@ -8,7 +10,10 @@ worker shuts down the socket of any connection whose headers are late; the block
 thread is free. The deadline ends when the headers are in (`handle_request`): bodies are bounded by
 MAX_CONTENT_LENGTH and gunicorn's own timeouts, the app's work by `timeout`.
 
-Used by gunicorn.conf.py (`worker_class`); a reverse proxy in front is defence in depth, not the fix.
+A reverse proxy in front is defence in depth, not the fix.
+
+SafeLogger: gunicorn's logger with web/requests.py's SafeFormatter on its handlers (error and access log), so
+control characters are escaped and booking tokens masked in every line gunicorn writes, as in the app's own.
 """
 from __future__ import annotations
 
@@ -17,7 +22,10 @@ import socket
 import threading
 import time
 
+from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
+
+from web.requests import SafeFormatter
 
 HEADER_TIMEOUT = float(os.environ.get("GUNICORN_HEADER_TIMEOUT") or 10)
 CHECK_EVERY = 0.5  # seconds between watchdog passes: how far past its deadline a slow client may get
@@ -59,3 +67,8 @@ class HeaderTimeoutWorker(ThreadWorker):
             if late:
                 self.log.info("closed %d connection(s) that sent no complete headers within %ss", len(late),
                               HEADER_TIMEOUT)
+
+
+class SafeLogger(Logger):
+    def _set_handler(self, log, output, fmt, stream=None):
+        super()._set_handler(log, output, SafeFormatter(fmt._fmt, fmt.datefmt), stream)
