@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import io
 import logging
+from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
+from sqlalchemy import update
 
+from extensions import db
+from models.base import utcnow
 from web.requests import SafeFormatter, init_logging
 
 FORGED = "/blog/x\n2026-12-01 12:00:00,000 INFO portico [-] admin signed in\u2028\x00\x1b[31m"
@@ -51,3 +55,41 @@ def test_production_logging_uses_the_safe_formatter(monkeypatch):
 ])
 def test_nul_in_a_path_or_query_string_is_a_client_error(client, url, status):
     assert client.get(url).status_code == status
+
+
+# --- the mailer's lines: ids, never names, addresses or subjects -----------------------------------------
+
+def mailer_lines(caplog) -> str:
+    return "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("portico"))
+
+
+def test_mailer_log_lines_carry_ids_not_personal_data(mail_app, smtp_server, caplog):
+    from mail import delivery
+    from mail.compose import new_message_id
+    from models import OutboxMessage
+
+    def queue(to_addr: str) -> OutboxMessage:
+        row = OutboxMessage(message_id=new_message_id(), template="test", to_addr=to_addr, to_name="Zoë Ångström",
+                            subject="New enquiry from Zoë Ångström", text_body="Hi", html_body="<p>Hi</p>",
+                            attachments=[])
+        db.session.add(row)
+        db.session.commit()
+        return row
+
+    smtp_server.handler.refuse = True
+    row = queue("zoe.angstrom@exämple.com")
+    with caplog.at_level(logging.INFO, logger="portico.mailer"):
+        delivery.deliver_pending()
+    lines = mailer_lines(caplog)
+    assert row.message_id in lines
+    assert "Zoë" not in lines and "zoe.angstrom" not in lines
+
+    caplog.clear()
+    mail_app.config["MAIL_SERVER"] = None  # FileTransport: written to instance/mail/
+    db.session.execute(update(OutboxMessage).values(next_attempt_at=utcnow() - timedelta(hours=1), status=OutboxMessage.PENDING))
+    db.session.commit()
+    with caplog.at_level(logging.INFO, logger="portico.mailer"):
+        delivery.deliver_pending()
+    lines = mailer_lines(caplog)
+    assert "written to" in lines and row.message_id in lines
+    assert "Zoë" not in lines and "zoe.angstrom" not in lines
