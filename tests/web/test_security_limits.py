@@ -167,3 +167,15 @@ def test_signed_in_editing_may_send_more_than_the_public_limit(app, client, admi
     assert client.post("/admin/login", data=article).status_code == 413  # anonymous: the public limit
     assert admin_client.post("/admin/", data=article).status_code == 405  # read past the public limit
     assert admin_client.post("/admin/", data={"body": "x" * (admin + 1)}).status_code == 413
+
+
+@pytest.mark.parametrize("same, other", [
+    (["2001:db8:aa:1::1", "2001:db8:aa:1:ffff:ffff:ffff:fffe", "2001:DB8:AA:1:0:0:0:7"], "2001:db8:aa:2::1"),
+    (["203.0.113.7", "::ffff:203.0.113.7"], "203.0.113.8"),  # IPv4 stays per address, mapped or not
+])
+def test_rate_limits_count_an_ipv6_64_as_one_client(limited_app, same, other):
+    client = limited_app.test_client()
+    codes = [client.post("/contact", data={}, environ_base={"REMOTE_ADDR": same[n % len(same)]}).status_code
+             for n in range(6)]
+    assert codes[:5].count(429) == 0 and codes[5] == 429, codes  # "5/minute" shared by every address of the /64
+    assert client.post("/contact", data={}, environ_base={"REMOTE_ADDR": other}).status_code != 429
