@@ -40,3 +40,10 @@ def test_environment_overrides(monkeypatch):
     assert config.workers == 3
     assert config.threads == 4
     assert config.reuse_port is True  # each gthread worker gets its own socket: connections spread evenly
+
+
+def test_sqlite_busy_timeout_leaves_the_worker_time_to_answer(monkeypatch):
+    from config import BaseConfig
+
+    busy = BaseConfig.engine_options("sqlite:///x.db")["connect_args"]["timeout"]
+    assert busy + 5 <= load(monkeypatch).timeout  # a request that waited for the lock still answers in time
