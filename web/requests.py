@@ -120,6 +120,13 @@ def refuse_nul() -> None:
         abort(400)
 
 
+def refuse_long_chunked_body(limit: int) -> None:
+    """A chunked body has no length up front: Werkzeug reads it up to `limit` and quietly stops, so the view
+    would see a cut-off form. Read it here (it stays cached for the form) and refuse it if more was coming."""
+    if len(request.get_data(cache=True)) >= limit and request.environ["wsgi.input"].read(1):
+        abort(413)
+
+
 def init_app(app: Flask) -> None:
     from web.security import check_host
 
@@ -135,6 +142,8 @@ def init_app(app: Flask) -> None:
             request.max_form_memory_size = limit
         if limit and request.content_length and request.content_length > limit:
             abort(413)  # refused before anything reads the body, whatever the route
+        if limit and request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+            refuse_long_chunked_body(limit)
 
     # First of all hooks (CSRF and the rate limiter registered theirs earlier): every response,
     # even a 400 or 429 from an extension, has an id, and a foreign host is refused before anything counts.

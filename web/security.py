@@ -74,6 +74,9 @@ def apply_security_headers(app: Flask, response):
 # --- form bodies ------------------------------------------------------------------------------
 
 FORM_MIMETYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+# Endpoints whose forms take file uploads. None do: a file part anywhere is a crafted request (400), and a
+# file a view never reads would still be spooled to disk.
+UPLOAD_ENDPOINTS: frozenset[str] = frozenset()
 
 
 def check_form_body() -> None:
@@ -99,6 +102,8 @@ def check_form_body() -> None:
                     abort(400)
     else:  # multipart: Werkzeug decodes each part with errors="replace"
         values = [text for item in request.form.items(multi=True) for text in item]
+        if request.files and request.endpoint not in UPLOAD_ENDPOINTS:
+            abort(400)
     if any("\x00" in value or "\ufffd" in value for value in values):
         abort(400)
 

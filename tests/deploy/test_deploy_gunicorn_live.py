@@ -134,3 +134,21 @@ def test_access_log_masks_booking_tokens_and_escapes_control_characters(gunicorn
     assert token not in text
     # gunicorn's lines, the access log's and the app's: nothing else starts a line.
     assert all(re.match(r"\[|127\.0\.0\.1 |\d{4}-\d\d-\d\d ", line) for line in text.splitlines()), text
+
+
+def test_a_chunked_body_over_the_limit_is_413_through_gunicorn(gunicorn_server):
+    port, _, _ = gunicorn_server
+    body = b"message=" + b"x" * 70000  # over MAX_CONTENT_LENGTH (65536), sent with no length up front
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"POST /contact HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                     b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n")
+        for start in range(0, len(body), 8192):
+            chunk = body[start:start + 8192]
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except OSError:  # the server answered and closed before the whole body
+                break
+        else:
+            sock.sendall(b"0\r\n\r\n")
+        status_line = sock.recv(65536).split(b"\r\n", 1)[0]
+    assert status_line.split()[1] == b"413", status_line
