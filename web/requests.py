@@ -128,12 +128,14 @@ def refuse_long_chunked_body(limit: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from web.security import check_host
+    from web.security import check_host, redirect_to_https
 
     def start_request():
         g.request_id = request_id(request.headers.get("X-Request-ID"))
         check_host(app)
         refuse_nul()
+        if (to_https := redirect_to_https(app)) is not None:
+            return to_https
         limit = app.config.get("MAX_CONTENT_LENGTH")
         if request.path.startswith("/admin/") and app.config.get("ADMIN_MAX_CONTENT_LENGTH") and current_user.is_authenticated:
             # Signed-in editing (long articles) may send more; everyone else gets the public limit.
