@@ -139,7 +139,9 @@ class BaseConfig:
     @staticmethod
     def engine_options(url: str) -> dict:
         if url.startswith("sqlite"):
-            return {"connect_args": {"timeout": 30}}
+            # How long a write waits for SQLite's lock: well below gunicorn's 30 s worker timeout, so a
+            # request that waited still has time to answer (with the 503 page if the lock never came).
+            return {"connect_args": {"timeout": env_float("SQLITE_BUSY_TIMEOUT", 20)}}
         return {
             "pool_pre_ping": True,
             "pool_size": env_int("DB_POOL_SIZE", 5),

@@ -1,6 +1,8 @@
 """Every extension instance lives here, so nothing needs to import the app."""
 from __future__ import annotations
 
+import ipaddress
+
 from flask import request
 from flask_limiter import Limiter
 from flask_login import LoginManager
@@ -27,8 +29,21 @@ class Base(DeclarativeBase):
 
 
 def client_address() -> str:
-    """The client's address; ProxyFix (set up from PROXY_COUNT) has already made it trustworthy."""
-    return request.remote_addr or "unknown"
+    """Who a rate limit counts: an IPv4 address, or an IPv6 client's /64.
+
+    ProxyFix (set up from PROXY_COUNT) has already made the address trustworthy. One IPv6 subscriber or
+    host gets a whole /64 and can pick any address in it, so counting addresses would count nothing.
+    """
+    address = request.remote_addr or "unknown"
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id ("fe80::1%eth0")
+    except ValueError:
+        return address
+    if ip.version == 6:
+        if ip.ipv4_mapped is not None:  # ::ffff:192.0.2.1 from a dual-stack socket is that IPv4 client
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 db = SQLAlchemy(model_class=Base)

@@ -5,15 +5,18 @@ Environment:
   HOST               address to bind (default 127.0.0.1, behind nginx on the same host;
                      the container image sets 0.0.0.0)
   WEB_CONCURRENCY    worker processes (default 2 × CPUs + 1, at most 12)
-  GUNICORN_THREADS   threads per worker (default 1: sync workers; more switches to gthread
-                     workers, each with its own SO_REUSEPORT socket)
+  GUNICORN_THREADS   threads per worker (default 16)
   GUNICORN_TIMEOUT   seconds before a stuck worker is restarted (default 30)
+  GUNICORN_HEADER_TIMEOUT  seconds a client has to send its request headers (default 10)
 
-Why sync workers by default: every request is short (mail goes through the outbox,
-never the request), nginx in front buffers slow clients, and a sync worker is the
-fastest per request on a small machine. With gthread workers, one worker can take all
-keep-alive connections from a shared socket; with `reuse_port` each worker listens on
-its own socket and the kernel spreads connections between them.
+Why threads with a header deadline (web/server.py): `make serve` must keep answering with no
+proxy in front. A sync worker reads a request's headers for as long as the client takes; twelve sockets
+trickling one byte every two seconds stalled every worker (measured: with 2 workers, ten /healthz requests
+all timed out after 2 s). gthread waits for a connection's first byte in its poller, the header deadline
+frees a thread from a client that trickles the rest, and 16 threads per worker leave room for the slow
+ones meanwhile (the database pool, DB_POOL_SIZE + DB_MAX_OVERFLOW, still bounds database work).
+With `reuse_port` each worker listens on its own socket and the kernel spreads connections between them
+(on a shared socket one worker can take all keep-alive connections).
 
 The gunicorn 27 control socket (a Unix socket in the home folder) is turned off: the
 container user has no writable home, and nothing here uses `gunicornc`.
@@ -33,10 +36,10 @@ def _cpu_count() -> int:
 
 bind = f"{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or '5000'}"
 workers = int(os.environ.get("WEB_CONCURRENCY") or min(2 * _cpu_count() + 1, 12))
-threads = int(os.environ.get("GUNICORN_THREADS") or 1)
-worker_class = "gthread" if threads > 1 else "sync"
-reuse_port = threads > 1
-keepalive = 5  # gthread only; sync workers close after each response (nginx keeps client connections)
+threads = int(os.environ.get("GUNICORN_THREADS") or 16)
+worker_class = "web.server.HeaderTimeoutWorker"  # gthread with a header deadline
+reuse_port = True
+keepalive = 5  # idle keep-alive connections wait in the poller, not in a thread, and are closed after this
 
 timeout = int(os.environ.get("GUNICORN_TIMEOUT") or 30)
 graceful_timeout = 30
@@ -54,6 +57,7 @@ SHM = "/dev/shm"  # noqa: S108 (gunicorn creates its own private files in it)
 worker_tmp_dir = SHM if os.path.isdir(SHM) else None
 
 accesslog = "-"
+logger_class = "web.server.SafeLogger"  # control characters escaped, booking tokens masked (web/requests.py)
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL") or "info"
 # Client address, request, status, bytes, duration in µs, and the request id the app returns.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -220,10 +221,13 @@ def _deliver_one(session, transport, row, sender, worker, max_attempts, report) 
     report.errors.append(f"{row.message_id}: {error}")
     if updated is not None and updated.status == OutboxMessage.FAILED:
         report.failed += 1
-        log.error("mail %s to %s failed for good after %d attempts: %s", row.message_id, row.to_addr, updated.attempts, error)
+        # Ids only in logs: the address is in the outbox row, and masked where the relay's error quotes it.
+        log.error("mail %s (outbox %s) failed for good after %d attempts: %s", row.message_id, row.id,
+                  updated.attempts, re.sub(r"[^\s<>@]+@[^\s<>]+", "<address>", str(error)))
     else:
         report.retrying += 1
-        log.warning("mail %s to %s not delivered, will retry: %s", row.message_id, row.to_addr, error)
+        log.warning("mail %s (outbox %s) not delivered, will retry: %s", row.message_id, row.id,
+                    re.sub(r"[^\s<>@]+@[^\s<>]+", "<address>", str(error)))
 
 
 def run_worker(stop: threading.Event, interval: float = 5.0, *, on_pass=None, worker: str | None = None) -> None:

@@ -137,8 +137,7 @@ class FileTransport:
         partial = path.with_suffix(".eml.part")
         partial.write_bytes(check_serialised(message))  # what Connection.send would hand to smtplib
         partial.replace(path)
-        log.info("mail to=%s subject=%r written to %s (no MAIL_SERVER set)",
-                 ",".join(message.recipients), message.subject, path)
+        log.info("mail %s written to %s (no MAIL_SERVER set)", message.msgId, path)  # ids, no names or addresses
 
     def close(self) -> None:
         pass

@@ -6,9 +6,19 @@ import logging
 from flask import Flask, g, has_request_context, render_template, request
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
+from sqlalchemy import exc as sa_exc
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("portico")
+
+# The database cannot be reached or is busy (refused connection, a full pool, "database is locked"): the
+# site is down for a moment, not broken, so visitors get the 503 page and a time to come back.
+DATABASE_UNAVAILABLE = (sa_exc.OperationalError, sa_exc.TimeoutError, sa_exc.DisconnectionError)
+RETRY_AFTER_SECONDS = 30
+
+
+def database_unavailable(error: Exception) -> bool:
+    return isinstance(error, DATABASE_UNAVAILABLE) or bool(getattr(error, "connection_invalidated", False))
 
 ERROR_TEXT = {
     400: ("Bad request", "The request could not be understood. If you were sending a form, go back, reload the page and try again."),
@@ -69,9 +79,17 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception):
-        log.exception("unhandled error request_id=%s path=%s", getattr(g, "request_id", "-"), request.path)
+        unavailable = database_unavailable(error)
+        if unavailable:
+            log.error("database unavailable request_id=%s path=%s: %s", getattr(g, "request_id", "-"), request.path,
+                      type(getattr(error, "orig", None) or error).__name__)
+        else:
+            log.exception("unhandled error request_id=%s path=%s", getattr(g, "request_id", "-"), request.path)
         try:
             db.session.rollback()
         except Exception:  # noqa: BLE001  the database itself may be what failed
             log.warning("rollback failed request_id=%s", getattr(g, "request_id", "-"))
+        if unavailable:
+            body, code = render_error(503, retry_after=f"{RETRY_AFTER_SECONDS} seconds")
+            return body, code, {"Retry-After": str(RETRY_AFTER_SECONDS)}
         return render_error(500)

@@ -6,9 +6,9 @@ policy, HSTS over HTTPS, and cookies that are HttpOnly, SameSite and Secure.
 """
 from __future__ import annotations
 
-from urllib.parse import unquote_to_bytes
+from urllib.parse import unquote_to_bytes, urlsplit
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, current_app, redirect, request
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -53,18 +53,39 @@ def check_host(app: Flask) -> None:
         abort(400)
 
 
+def redirect_to_https(app: Flask):
+    """An https site reached over plain http (no proxy in front that redirects) sends the visitor to https itself.
+
+    301 for GET and HEAD; 308 for anything else, so a form POST is repeated as a POST, not turned into a GET.
+    /healthz answers over http: health checks call the process directly. The target is SITE_URL's origin.
+    """
+    if request.scheme != "http" or not app.config["SITE_URL"].startswith("https://") or request.path == "/healthz":
+        return None
+    target = urlsplit(request.url)._replace(scheme="https", netloc=urlsplit(app.config["SITE_URL"]).netloc)
+    return redirect(target.geturl(), 301 if request.method in ("GET", "HEAD") else 308)
+
+
+def security_headers(https: bool) -> dict[str, str]:
+    """The headers every response carries: pages and errors here, static files in web/static_build.py."""
+    headers = {
+        "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+        "Permissions-Policy": PERMISSIONS_POLICY,
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "X-Frame-Options": "DENY",
+    }
+    if https:
+        headers["Strict-Transport-Security"] = HSTS
+    return headers
+
+
 def apply_security_headers(app: Flask, response):
     """Every response, errors included."""
     headers = response.headers
-    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
-    headers.setdefault("Cross-Origin-Resource-Policy", "same-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    if app.config["SITE_URL"].startswith("https://"):
-        headers.setdefault("Strict-Transport-Security", HSTS)
+    for name, value in security_headers(app.config["SITE_URL"].startswith("https://")).items():
+        headers.setdefault(name, value)
     if request.path.startswith(PRIVATE_PREFIXES):
         headers["Cache-Control"] = "no-store"
         headers["X-Robots-Tag"] = "noindex, nofollow"
@@ -74,6 +95,9 @@ def apply_security_headers(app: Flask, response):
 # --- form bodies ------------------------------------------------------------------------------
 
 FORM_MIMETYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
+# Endpoints whose forms take file uploads. None do: a file part anywhere is a crafted request (400), and a
+# file a view never reads would still be spooled to disk.
+UPLOAD_ENDPOINTS: frozenset[str] = frozenset()
 
 
 def check_form_body() -> None:
@@ -99,6 +123,8 @@ def check_form_body() -> None:
                     abort(400)
     else:  # multipart: Werkzeug decodes each part with errors="replace"
         values = [text for item in request.form.items(multi=True) for text in item]
+        if request.files and request.endpoint not in UPLOAD_ENDPOINTS:
+            abort(400)
     if any("\x00" in value or "\ufffd" in value for value in values):
         abort(400)
 

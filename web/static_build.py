@@ -23,6 +23,7 @@ import posixpath
 import re
 import shutil
 import tempfile
+from functools import partial
 from pathlib import Path
 
 from flask import Flask
@@ -134,8 +135,12 @@ def is_immutable(path: str, url: str) -> bool:
     return bool(HASHED_NAME.search(url))
 
 
-def static_headers(headers, path: str, url: str) -> None:
-    headers["X-Content-Type-Options"] = "nosniff"
+def static_headers(headers, path: str, url: str, *, https: bool = False) -> None:
+    """WhiteNoise answers before Flask: the pages' security headers are added here, the same ones."""
+    from web.security import security_headers
+
+    for name, value in security_headers(https).items():
+        headers[name] = value
     if is_immutable(path, url):
         headers["Cache-Control"] = f"public, max-age={ONE_YEAR}, immutable"
 
@@ -157,7 +162,8 @@ def init_app(app: Flask) -> None:
     app.extensions["static_manifest"] = manifest
     app.wsgi_app = WhiteNoise(
         app.wsgi_app, root=str(folder), prefix=app.static_url_path, max_age=SHORT_MAX_AGE,
-        allow_all_origins=False, immutable_file_test=is_immutable, add_headers_function=static_headers,
+        allow_all_origins=False, immutable_file_test=is_immutable,
+        add_headers_function=partial(static_headers, https=app.config["SITE_URL"].startswith("https://")),
     )
 
     @app.url_defaults

@@ -70,15 +70,38 @@ def sitemap():
     return Response(xml, mimetype="application/xml")
 
 
+HEALTH_WRITE_WAIT_MS = 1000  # how long the SQLite write probe waits for the lock before calling it refused
+
+
 @bp.get("/healthz")
 def healthz():
     try:
         db.session.execute(text("SELECT 1"))
+        if db.engine.dialect.name == "sqlite":
+            sqlite_write_probe()
     except Exception:  # noqa: BLE001  (whatever the failure, the answer is "not healthy")
-        current_app.logger.warning("health check: database did not answer")
+        current_app.logger.warning("health check: database did not answer or refused writes")
         db.session.rollback()
         return jsonify(status="unavailable", database="down"), 503
     return jsonify(status="ok")
+
+
+def sqlite_write_probe() -> None:
+    """Take SQLite's write lock and let it go (BEGIN IMMEDIATE, ROLLBACK): fails when SQLite refuses writes.
+
+    A read answers while the file is read-only or another process holds the write lock for good; a page
+    that books a seat would not. Nothing is written, so the database does not grow.
+    """
+    busy_ms = int(current_app.config["SQLALCHEMY_ENGINE_OPTIONS"].get("connect_args", {}).get("timeout", 5) * 1000)
+    with db.engine.connect() as conn:
+        conn.exec_driver_sql(f"PRAGMA busy_timeout = {HEALTH_WRITE_WAIT_MS}")  # not the pages' long wait
+        conn.rollback()
+        try:
+            conn.execution_options(sqlite_immediate=True).exec_driver_sql("SELECT 1")  # begins IMMEDIATE
+            conn.rollback()
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+            conn.rollback()
 
 
 @bp.get("/favicon.ico")

@@ -25,7 +25,9 @@ def test_defaults(monkeypatch):
     config = load(monkeypatch)
     assert config.bind == ["127.0.0.1:5000"]
     assert config.workers == min(2 * len(os.sched_getaffinity(0)) + 1, 12)
-    assert config.worker_class_str == "sync"
+    assert config.worker_class_str == "web.server.HeaderTimeoutWorker"  # gthread + header deadline
+    assert config.threads == 16
+    assert config.reuse_port is True
     assert config.control_socket_disable is True
     assert config.accesslog == "-"
     assert config.timeout == 30
@@ -36,6 +38,12 @@ def test_environment_overrides(monkeypatch):
     config = load(monkeypatch, PORT="8080", HOST="0.0.0.0", WEB_CONCURRENCY="3", GUNICORN_THREADS="4")
     assert config.bind == ["0.0.0.0:8080"]
     assert config.workers == 3
-    assert config.worker_class_str == "gthread"
     assert config.threads == 4
     assert config.reuse_port is True  # each gthread worker gets its own socket: connections spread evenly
+
+
+def test_sqlite_busy_timeout_leaves_the_worker_time_to_answer(monkeypatch):
+    from config import BaseConfig
+
+    busy = BaseConfig.engine_options("sqlite:///x.db")["connect_args"]["timeout"]
+    assert busy + 5 <= load(monkeypatch).timeout  # a request that waited for the lock still answers in time

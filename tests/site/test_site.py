@@ -1,7 +1,10 @@
 """The public site's pages, errors and health check."""
 from __future__ import annotations
 
+import os
 import re
+import sqlite3
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -102,20 +105,46 @@ def test_healthz_ok_when_database_answers(client, app):
     assert response.get_json() == {"status": "ok"}
 
 
-def test_healthz_503_and_friendly_500_when_database_is_down(tmp_path):
+@pytest.mark.parametrize("url", [
+    "sqlite:///{tmp}/no-such-dir/db.sqlite",  # SQLite cannot open a file in a missing folder
+    "postgresql+psycopg://postgres@127.0.0.1:1/none",  # nothing listens on port 1: connection refused
+])
+def test_a_database_outage_is_the_503_page_and_healthz_503(tmp_path, url):
     from tests.conftest import make_app
 
-    missing = tmp_path / "no-such-dir" / "db.sqlite"  # SQLite cannot open a file in a missing folder
-    app = make_app(f"sqlite:///{missing}", tmp_path, PROPAGATE_EXCEPTIONS=False)
+    app = make_app(url.format(tmp=tmp_path), tmp_path, PROPAGATE_EXCEPTIONS=False)
     client = app.test_client()
     health = client.get("/healthz")
     assert health.status_code == 503
     assert health.get_json()["status"] != "ok"
-    page = client.get("/services")
-    assert page.status_code == 500
-    body = page.get_data(as_text=True)
-    assert "Something went wrong" in body
-    assert "Traceback" not in body and "sqlite" not in body.lower()
+    for path in ("/services", "/", "/training", "/contact"):
+        page = client.get(path)
+        assert page.status_code == 503, path
+        assert page.headers["Retry-After"] == "30"
+        body = page.get_data(as_text=True)
+        assert "Temporarily unavailable" in body
+        assert "Traceback" not in body and "sqlite" not in body.lower() and "psycopg" not in body.lower()
+
+
+def test_healthz_503_while_sqlite_refuses_writes(client, app):
+    """Another process holds SQLite's write lock (a stuck writer): reads still answer, writes would not."""
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("the write probe is SQLite's")
+    path = db.engine.url.database
+    size = os.path.getsize(path)
+    assert client.get("/healthz").status_code == 200
+    writer = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        started = time.monotonic()
+        health = client.get("/healthz")
+        assert health.status_code == 503 and health.get_json()["database"] == "down"
+        assert time.monotonic() - started < 5  # the probe's own short wait, not the pages' busy timeout
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert client.get("/healthz").status_code == 200
+    assert os.path.getsize(path) == size  # the probe writes nothing
 
 
 def test_seed_twice_changes_nothing_and_keeps_edits(app):

@@ -193,3 +193,19 @@ def test_static_files_carry_the_headers(app, client):
         assert response.status_code in (200, 404)
         check_headers(response, https=False, where=url)
         response.close()
+
+
+def test_an_https_site_reached_over_http_redirects_to_https(https_app):
+    client = https_app.test_client()
+    page = client.get("/blog/?page=2&q=z%C3%B6e", base_url="http://portico.example")
+    assert page.status_code == 301
+    assert page.headers["Location"] == "https://portico.example/blog/?page=2&q=z%C3%B6e"
+    form = client.post("/contact", data={"name": "Zoë"}, base_url="http://portico.example")
+    assert form.status_code == 308  # the browser repeats the POST over https, body and all
+    assert form.headers["Location"] == "https://portico.example/contact"
+    assert client.get("/healthz", base_url="http://portico.example").status_code == 200  # health checks speak http
+    assert client.get("/privacy", base_url=HTTPS_SITE).status_code == 200
+
+
+def test_a_plain_http_site_does_not_redirect(app, client):
+    assert client.get("/privacy").status_code == 200

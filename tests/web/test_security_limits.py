@@ -1,6 +1,8 @@
 """Limits: request size, form field lengths, and a rate limit on every POST endpoint."""
 from __future__ import annotations
 
+import io
+
 import pytest
 from flask_wtf import FlaskForm
 from sqlalchemy import String
@@ -43,6 +45,33 @@ def test_a_lying_content_length_is_refused_before_the_body_is_read(client):
     response = client.post("/contact", data="x", content_type="application/x-www-form-urlencoded",
                            environ_overrides={"CONTENT_LENGTH": str(10 * 1024 * 1024)})
     assert response.status_code == 413
+
+
+def chunked_post(client, url: str, body: bytes, **kwargs):
+    """What gunicorn and Werkzeug's server hand the app for `Transfer-Encoding: chunked`: no length, a terminated stream."""
+    return client.post(url, input_stream=io.BytesIO(body), content_type="application/x-www-form-urlencoded",
+                       headers={"Transfer-Encoding": "chunked"}, environ_overrides={"wsgi.input_terminated": True},
+                       **kwargs)
+
+
+def test_a_chunked_body_over_the_limit_gets_413_not_a_cut_off_form(app, client):
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    body = "name=Zoë&email=zoe%40example.com&message=".encode() + b"x" * limit
+    for url in ("/contact", "/admin/login", "/no/such/page"):
+        assert chunked_post(client, url, body).status_code == 413, url
+
+
+def test_a_chunked_body_within_the_limit_is_read_whole(app, client):
+    body = "message=" + "é" * 100  # not percent-encoded: refused as not UTF-8 form data if cut or mangled
+    response = chunked_post(client, "/contact", body.encode())
+    assert response.status_code not in (413, 500)
+
+
+@pytest.mark.parametrize("url", ["/contact", "/admin/login", "/blog/no-such-post"])
+def test_a_file_part_on_a_form_without_uploads_is_400(client, url):
+    response = client.post(url, data={"name": "Zoë", "attachment": (io.BytesIO(b"MZ\x90\x00"), "évil.exe")},
+                           content_type="multipart/form-data")
+    assert response.status_code == 400
 
 
 # --- form field lengths -----------------------------------------------------------------------
@@ -167,3 +196,15 @@ def test_signed_in_editing_may_send_more_than_the_public_limit(app, client, admi
     assert client.post("/admin/login", data=article).status_code == 413  # anonymous: the public limit
     assert admin_client.post("/admin/", data=article).status_code == 405  # read past the public limit
     assert admin_client.post("/admin/", data={"body": "x" * (admin + 1)}).status_code == 413
+
+
+@pytest.mark.parametrize("same, other", [
+    (["2001:db8:aa:1::1", "2001:db8:aa:1:ffff:ffff:ffff:fffe", "2001:DB8:AA:1:0:0:0:7"], "2001:db8:aa:2::1"),
+    (["203.0.113.7", "::ffff:203.0.113.7"], "203.0.113.8"),  # IPv4 stays per address, mapped or not
+])
+def test_rate_limits_count_an_ipv6_64_as_one_client(limited_app, same, other):
+    client = limited_app.test_client()
+    codes = [client.post("/contact", data={}, environ_base={"REMOTE_ADDR": same[n % len(same)]}).status_code
+             for n in range(6)]
+    assert codes[:5].count(429) == 0 and codes[5] == 429, codes  # "5/minute" shared by every address of the /64
+    assert client.post("/contact", data={}, environ_base={"REMOTE_ADDR": other}).status_code != 429

@@ -104,3 +104,21 @@ def test_without_a_build_static_files_are_plain(tmp_path, database_url, postgres
         response = fetch(client, "/static/css/site.css")
         assert response.status_code == 200
         assert "immutable" not in response.headers.get("Cache-Control", "")
+
+
+@pytest.mark.parametrize("https", [False, True])
+def test_whitenoise_files_carry_the_pages_security_headers(tmp_path, built, database_url, postgres, https):
+    from tests.conftest import running_app
+    from web.security import security_headers
+
+    site = "https://portico.example" if https else "http://localhost"
+    for app in running_app(database_url, tmp_path, {"STATIC_BUILD_DIR": str(built.parent), "SITE_URL": site}, postgres):
+        client = app.test_client()
+        page = client.get("/privacy", base_url=site)
+        expected = security_headers(https)
+        assert {name: page.headers.get(name) for name in expected} == expected
+        hashed = re.search(r'<link rel="stylesheet" href="([^"]+)"', page.get_data(as_text=True)).group(1)
+        for url in (hashed, "/static/css/site.css"):
+            response = fetch(client, url, base_url=site)
+            assert response.status_code == 200, url
+            assert {name: response.headers.get(name) for name in expected} == expected, url
