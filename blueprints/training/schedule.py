@@ -97,7 +97,7 @@ def edit_session(session: TrainingSession, actor, *, starts_at: datetime, ends_a
                  **fields) -> TrainingSession:
     """The admin's edit form, under the session's lock: its rules hold against the bookings taken right now.
 
-    `fields` are course_id, timezone, mode, location and capacity. Raises SessionEditRefused
+    `fields` are course_id, timezone, mode, location, capacity and max_seats_per_booking. Raises SessionEditRefused
     (by field) when the edit would break bookings already taken; new times are a reschedule.
     """
     session = _lock_open_session(session.id, "This session is cancelled; it can no longer be changed.")

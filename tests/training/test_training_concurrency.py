@@ -54,12 +54,12 @@ def test_forty_clients_on_ten_seats_never_overbook(app, live_server):
     session = make_session(capacity=CAPACITY)
     url = f"{live_server}/training/sessions/{session.id}/book"
     barrier = threading.Barrier(CLIENTS)
-    token = issue_form_token("booking")
+    tokens = [issue_form_token("booking") for _ in range(CLIENTS)]  # forty people, forty forms (a stamp books once)
 
     def client(n: int) -> int:
         data = {"name": f"Client {n}", "email": f"c{n}@example.com", "seats": "1", "consent": "y",
                 # half ask for the waitlist when full, half only want a seat now
-                "action": "waitlist" if n % 2 else "book", "form_token": token}
+                "action": "waitlist" if n % 2 else "book", "form_token": tokens[n]}
         barrier.wait(timeout=30)
         return post(url, data)
 
