@@ -34,6 +34,7 @@ from wtforms import HiddenField, StringField
 
 from extensions import db
 from models import UsedFormStamp, utcnow
+from models.transactions import begin_write
 
 SALT = "portico.spam-trap.form-timestamp"
 # A form older than this is treated as a replayed token rather than a slow reader.
@@ -167,4 +168,5 @@ def submit_once(form, form_name: str, work: Callable[[], tuple[str, str | None]]
 
 def purge_used_stamps(now: datetime | None = None) -> int:
     """Forget used stamps no form would accept any more (they are refused as stale); the caller commits."""
+    begin_write()
     return UsedFormStamp.purge((now or utcnow()) - timedelta(days=USED_STAMP_DAYS))

@@ -98,7 +98,7 @@ def book_session(
     return BookingResult(booking, token)
 
 
-def _promote_waitlist(session: TrainingSession) -> list[Booking]:
+def promote_waitlist(session: TrainingSession) -> list[Booking]:
     """Give freed seats to waitlisted bookings in the order they joined, each one that fits."""
     if not session.is_open():
         return []
@@ -134,7 +134,7 @@ def decline_booking(booking: Booking, actor, message: str = "") -> Booking:
     db.session.flush()
     mail_client("booking_declined", booking, message=message.strip())
     audit(actor, "booking.decline", booking, note=message.strip())
-    _promote_waitlist(booking.session)
+    promote_waitlist(booking.session)
     return booking
 
 
@@ -159,7 +159,7 @@ def cancel_booking(booking: Booking, actor=None, message: str = "") -> Booking:
     if actor is None:
         mail_consultant("booking_client_changed", booking, change="cancelled")
     audit(actor, "booking.cancel", booking, note=message.strip())
-    _promote_waitlist(booking.session)
+    promote_waitlist(booking.session)
     return booking
 
 
@@ -219,7 +219,7 @@ def move_booking(booking: Booking, target_session_id: int, now: datetime | None 
         mail_client("booking_moved", booking, attachments=attachments, old_session=origin, hold=True)
         mail_consultant("booking_client_changed", booking, change="moved", old_session=origin, hold=True)
     if was_holding:
-        _promote_waitlist(old_session)
+        promote_waitlist(old_session)
     db.session.flush()
     return booking
 
