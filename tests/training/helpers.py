@@ -50,3 +50,14 @@ def post(url: str, data: dict) -> int:
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
+
+
+def post_for_location(url: str, data: dict) -> tuple[int, str]:
+    """POST without following a redirect: the status and the Location it pointed to."""
+    opener = urllib.request.build_opener(NoRedirect)
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(data).encode(), method="POST")
+    try:
+        with opener.open(request, timeout=60) as response:
+            return response.status, response.headers.get("Location", "")
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Location", "")
