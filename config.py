@@ -118,6 +118,10 @@ class BaseConfig:
 
         # Spam traps: submissions quicker than this are treated as bots.
         self.SPAM_MIN_SECONDS = env_int("SPAM_MIN_SECONDS", 3)
+        # Seat hoarding: a pending booking the consultant has not confirmed lapses after this long.
+        self.PENDING_BOOKING_HOURS = env_int("PENDING_BOOKING_HOURS", 72)
+        # A client's own move/cancel notices wait this long in the outbox, so rapid changes send one email.
+        self.BOOKING_CHANGE_MAIL_HOLD_SECONDS = env_int("BOOKING_CHANGE_MAIL_HOLD_SECONDS", 120)
         # Outbox: a background thread delivers in the one-process default;
         # production runs `flask outbox deliver --loop` workers instead.
         self.OUTBOX_THREAD = env_bool("OUTBOX_THREAD", True)

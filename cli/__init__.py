@@ -3,7 +3,7 @@
 seed.py      flask seed [--demo]            (loaders in seeding/, content in content/)
 admin.py     flask admin create EMAIL
 outbox.py    flask outbox deliver [--loop], flask outbox status
-training.py  flask reminders send
+training.py  flask reminders send, flask bookings expire
 posts.py     flask posts render [SLUG…]
 backup.py    flask backup [PATH]
 assets.py    flask assets build
@@ -17,5 +17,5 @@ def init_app(app: Flask) -> None:
     from cli import admin, assets, backup, outbox, posts, seed, training
 
     for command in (seed.seed_command, admin.admin_group, outbox.outbox_group, training.reminders_group,
-                    backup.backup_command, posts.posts_group, assets.assets_group):
+                    training.bookings_group, backup.backup_command, posts.posts_group, assets.assets_group):
         app.cli.add_command(command)

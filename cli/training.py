@@ -1,4 +1,4 @@
-"""`flask reminders send`: training reminders."""
+"""`flask reminders send`, `flask bookings expire`: the training area's cron jobs."""
 from __future__ import annotations
 
 import click
@@ -18,3 +18,24 @@ def reminders_send() -> None:
     count = send_reminders()
     db.session.commit()  # the claims and their emails together: each reminder goes once
     click.echo(f"Queued {count} reminder{'s' if count != 1 else ''}.")
+
+
+@click.group("bookings")
+def bookings_group() -> None:
+    """Training bookings."""
+
+
+@bookings_group.command("expire")
+def bookings_expire() -> None:
+    """Lapse pending bookings unconfirmed for PENDING_BOOKING_HOURS, give their seats to the waitlist, and forget
+    used form stamps no form accepts any more (safe to run from cron every few minutes)."""
+    from blueprints.training.schedule import expire_pending
+    from extensions import db
+    from web.spam import purge_used_stamps
+
+    count = expire_pending()
+    db.session.commit()  # each lapse with its emails and audit entry
+    purged = purge_used_stamps()
+    db.session.commit()
+    click.echo(f"Lapsed {count} pending booking{'s' if count != 1 else ''}; forgot {purged} used form stamp"
+               f"{'s' if purged != 1 else ''}.")

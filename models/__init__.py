@@ -4,11 +4,12 @@ from models.base import UTCDateTime, utcnow
 from models.content import Comment, Post, Service, Tag, post_tags
 from models.content_version import ContentVersion
 from models.enquiries import Enquiry, EnquiryMessage
+from models.form_stamps import UsedFormStamp
 from models.outbox import OutboxMessage
 from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser
 
 __all__ = [
     "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage",
-    "OutboxMessage", "Post", "Service", "Tag", "TrainingSession", "UTCDateTime", "post_tags", "utcnow",
+    "OutboxMessage", "Post", "Service", "Tag", "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
 ]

@@ -63,6 +63,7 @@ class Booking(db.Model):
     DECLINED = "declined"
     CANCELLED = "cancelled"
     WAITLISTED = "waitlisted"
+    EXPIRED = "expired"  # pending too long without the consultant's answer: the seats went back
     HOLDING = (PENDING, CONFIRMED)  # statuses that hold seats
     ACTIVE = (PENDING, CONFIRMED, WAITLISTED)  # statuses a session change must tell
 
@@ -83,6 +84,14 @@ class Booking(db.Model):
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the booking last began to hold seats unconfirmed (booked, or given a seat from the waitlist):
+    # a pending booking older than PENDING_BOOKING_HOURS lapses, so one request cannot hoard seats.
+    pending_since: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # While a "moved" email is still held in the outbox (blueprints/training/emails.py coalesces
+    # them), where the client last knew the booking to be: the next email names that as "from".
+    # (A plain id, not a foreign key: a session emptied by the move may be deleted meanwhile.)
+    moved_from_session_id: Mapped[int | None] = mapped_column(Integer)
+    moved_from_status: Mapped[str | None] = mapped_column(String(20))
     # Calendar invite revision for this booking (METHOD:REQUEST/CANCEL updates).
     ics_sequence: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -90,11 +99,12 @@ class Booking(db.Model):
 
     # Which state may follow which; anything else raises BookingStateError.
     TRANSITIONS = {
-        PENDING: {CONFIRMED, DECLINED, CANCELLED},
+        PENDING: {CONFIRMED, DECLINED, CANCELLED, EXPIRED},
         CONFIRMED: {CANCELLED},
         WAITLISTED: {PENDING, CANCELLED},
         DECLINED: set(),
         CANCELLED: set(),
+        EXPIRED: set(),
     }
     LABELS = {
         PENDING: "Awaiting confirmation",
@@ -102,10 +112,12 @@ class Booking(db.Model):
         DECLINED: "Declined",
         CANCELLED: "Cancelled",
         WAITLISTED: "On the waitlist",
+        EXPIRED: "Lapsed (not confirmed in time)",
     }
     # The actions that change the status, with the status each leads to and its past participle.
     ACTIONS = {"confirm": (CONFIRMED, "confirmed"), "decline": (DECLINED, "declined"),
-               "cancel": (CANCELLED, "cancelled"), "promote": (PENDING, "given a seat")}
+               "cancel": (CANCELLED, "cancelled"), "promote": (PENDING, "given a seat"),
+               "expire": (EXPIRED, "expired")}
     TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{22,128}")
 
     @hybrid_property
@@ -200,6 +212,11 @@ class Booking(db.Model):
     def promote(self) -> None:
         """From the waitlist to pending (the seats are then held)."""
         self._take("promote")
+        self.pending_since = utcnow()
+
+    def expire(self) -> None:
+        """Pending too long: the seats go back (blueprints/training/schedule.py expire_pending)."""
+        self._take("expire")
 
     # --- self-service token -------------------------------------------------------------------
 

@@ -62,6 +62,8 @@ class TrainingSession(db.Model):
     mode: Mapped[str] = mapped_column(String(20), default=ONLINE)
     location: Mapped[str] = mapped_column(String(200), default="")
     capacity: Mapped[int] = mapped_column(Integer, default=10)
+    # Most seats one booking may take, so one anonymous request cannot hold the whole session.
+    max_seats_per_booking: Mapped[int] = mapped_column(Integer, default=4, server_default="4")
     status: Mapped[str] = mapped_column(String(20), default=SCHEDULED, index=True)
     # A private session is run for one client (from a private-training enquiry) and not listed.
     is_private: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -132,6 +134,17 @@ class TrainingSession(db.Model):
         return problems
 
     @property
+    def seats_per_booking(self) -> int:
+        """The most seats one booking may take here (never more than the capacity)."""
+        return max(1, min(self.max_seats_per_booking or 1, self.capacity))
+
+    @property
+    def seats_per_booking_message(self) -> str:
+        n = self.seats_per_booking
+        return (f"You can book at most {n} seat{'s' if n != 1 else ''} on this session. "
+                "For a larger group, ask for a private course.")
+
+    @property
     def is_cancelled(self) -> bool:
         return self.status == self.CANCELLED
 
@@ -167,6 +180,8 @@ class TrainingSession(db.Model):
             raise BookingError("Book at least one seat.")
         if seats > self.capacity:
             raise BookingError(f"This session has {self.capacity} seats in all.")
+        if seats > self.seats_per_booking:
+            raise BookingError(self.seats_per_booking_message)
         left = self.seats_left
         if seats <= left:
             return Booking.PENDING

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, render_template, request, url_for
 
 from blueprints.blog import bp
 from blueprints.blog import operations as ops
 from blueprints.blog.forms import CommentForm
-from extensions import db, limiter
+from extensions import limiter
 from web import spam
 
 COMMENT_FORM = "comment"
@@ -59,12 +59,15 @@ def comment(slug: str):
     form = CommentForm()
     if not form.validate():
         return _render_post(item, form), 422
-    ops.submit_comment(item, name=form.name.data, email=form.email.data, body=form.body.data,
-                       spam_reason=spam.spam_reason(form, COMMENT_FORM))
-    db.session.commit()
-    # A trapped bot gets the same answer as a person.
-    flash("Thank you for your comment. It will appear here once it has been approved.", "success")
-    return redirect(url_for("blog.post", slug=item.slug, _anchor="comments"), code=303)
+
+    def send():
+        ops.submit_comment(item, name=form.name.data, email=form.email.data, body=form.body.data,
+                           spam_reason=spam.spam_reason(form, COMMENT_FORM))
+        # A trapped bot gets the same answer as a person.
+        return (url_for("blog.post", slug=item.slug, _anchor="comments"),
+                "Thank you for your comment. It will appear here once it has been approved.")
+
+    return spam.submit_once(form, COMMENT_FORM, send)  # a double click posts one comment
 
 
 def _render_post(item, form: CommentForm):

@@ -1,13 +1,13 @@
 """/contact: the enquiry form and its thank-you page."""
 from __future__ import annotations
 
-from flask import redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 
 from blueprints.enquiries import bp
 from blueprints.enquiries.forms import ContactForm
 from blueprints.enquiries.operations import REPLY_PROMISE, submit_enquiry, topic_choices
-from extensions import db, limiter
-from web.spam import arm, spam_reason
+from extensions import limiter
+from web.spam import arm, spam_reason, submit_once
 
 FORM_NAME = "contact"
 
@@ -23,13 +23,15 @@ def contact_form():
             form.topic.data = wanted
         arm(form, FORM_NAME)
     elif form.validate_on_submit():
-        submit_enquiry(
-            name=form.name.data, email=form.email.data, company=form.company.data or "",
-            topic=form.topic.data, message=form.message.data, spam_reason=spam_reason(form, FORM_NAME),
-        )
-        db.session.commit()
-        # A trapped submission sees the same page, so a bot learns nothing.
-        return redirect(url_for("enquiries.thanks"), code=303)
+        def send():
+            submit_enquiry(
+                name=form.name.data, email=form.email.data, company=form.company.data or "",
+                topic=form.topic.data, message=form.message.data, spam_reason=spam_reason(form, FORM_NAME),
+            )
+            # A trapped submission sees the same page, so a bot learns nothing.
+            return url_for("enquiries.thanks"), None
+
+        return submit_once(form, FORM_NAME, send)  # a double click stores one enquiry
     return render_template("enquiries/form.html", form=form), 422 if form.errors else 200
 
 

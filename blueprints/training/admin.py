@@ -57,6 +57,7 @@ def session_new():
         session = TrainingSession(
             course_id=form.course_id.data, starts_at=starts_at, ends_at=ends_at, timezone=form.timezone.data,
             mode=form.mode.data, location=form.location.data or "", capacity=form.capacity.data,
+            max_seats_per_booking=form.max_seats_per_booking.data,
         )
         db.session.add(session)
         db.session.flush()
@@ -105,7 +106,7 @@ def session_edit(session_id: int):
             session = schedule.edit_session(
                 session, current_user, starts_at=starts_at, ends_at=ends_at, course_id=form.course_id.data,
                 timezone=form.timezone.data, mode=form.mode.data, location=form.location.data or "",
-                capacity=form.capacity.data,
+                capacity=form.capacity.data, max_seats_per_booking=form.max_seats_per_booking.data,
             )
         except SessionEditRefused as refused:
             db.session.rollback()

@@ -58,6 +58,9 @@ class SessionForm(FlaskForm):
     mode = SelectField("Format", choices=options([(TrainingSession.ONLINE, "Online"), (TrainingSession.ON_SITE, "On-site")]))
     location = StringField("Location", validators=[Optional(), Length(max=200)])
     capacity = IntegerField("Capacity (seats)", default=10, validators=[DataRequired(), NumberRange(min=1, max=500)])
+    # Optional: left out of a POST, it keeps the session's value (or the default, 4).
+    max_seats_per_booking = IntegerField("Most seats per booking", default=4, validators=[
+        Optional(), NumberRange(min=1, max=500, message="Enter a number between 1 and 500.")])
 
     def validate_starts_at(self, field) -> None:
         if field.data is not None and field.data.tzinfo is not None:  # left out of the POST: the stored UTC value

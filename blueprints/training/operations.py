@@ -17,7 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from blueprints.training.emails import invite, mail_client, mail_consultant
+from blueprints.training.emails import invite, mail_client, mail_consultant, withdraw_held
 from blueprints.training.links import link_token
 from extensions import db
 from models import AuditLog, Booking, TrainingSession, utcnow
@@ -86,6 +86,7 @@ def book_session(
         session=session, name=name.strip(), email=email.strip(), company=(company or "").strip(), seats=seats,
         notes=(notes or "").strip(), status=status, consent_at=now,
         waitlisted_at=now if status == Booking.WAITLISTED else None,
+        pending_since=now if status == Booking.PENDING else None,
         token_hash=Booking.hash_token(secrets.token_urlsafe(32)),  # replaced below, once the id is known
     )
     db.session.add(booking)
@@ -97,7 +98,7 @@ def book_session(
     return BookingResult(booking, token)
 
 
-def _promote_waitlist(session: TrainingSession) -> list[Booking]:
+def promote_waitlist(session: TrainingSession) -> list[Booking]:
     """Give freed seats to waitlisted bookings in the order they joined, each one that fits."""
     if not session.is_open():
         return []
@@ -133,7 +134,7 @@ def decline_booking(booking: Booking, actor, message: str = "") -> Booking:
     db.session.flush()
     mail_client("booking_declined", booking, message=message.strip())
     audit(actor, "booking.decline", booking, note=message.strip())
-    _promote_waitlist(booking.session)
+    promote_waitlist(booking.session)
     return booking
 
 
@@ -145,6 +146,9 @@ def cancel_booking(booking: Booking, actor=None, message: str = "") -> Booking:
     booking = _lock_booking(booking)
     was_confirmed = booking.status == Booking.CONFIRMED
     booking.cancel()
+    # A move notice still held in the outbox is moot now: the cancellation is the one email about it.
+    withdraw_held(booking)
+    booking.moved_from_session_id = booking.moved_from_status = None
     db.session.flush()
     attachments = None
     if was_confirmed:
@@ -155,7 +159,7 @@ def cancel_booking(booking: Booking, actor=None, message: str = "") -> Booking:
     if actor is None:
         mail_consultant("booking_client_changed", booking, change="cancelled")
     audit(actor, "booking.cancel", booking, note=message.strip())
-    _promote_waitlist(booking.session)
+    promote_waitlist(booking.session)
     return booking
 
 
@@ -191,6 +195,11 @@ def move_booking(booking: Booking, target_session_id: int, now: datetime | None 
     if target.seats_left < booking.seats:
         raise NotEnoughSeats(target.seats_left)
     was_holding = booking.holds_seats
+    # Where the client last heard the booking was: before this move, or before the first of a run of
+    # moves whose notices are still held (withdrawn here; one notice about the end result replaces them).
+    origin_id, origin_status = old_session.id, booking.status
+    if withdraw_held(booking) and booking.moved_from_session_id is not None:
+        origin_id, origin_status = booking.moved_from_session_id, booking.moved_from_status
     if booking.status == Booking.WAITLISTED:
         booking.promote()
     booking.session = target
@@ -199,12 +208,18 @@ def move_booking(booking: Booking, target_session_id: int, now: datetime | None 
     if booking.status == Booking.CONFIRMED:
         booking.ics_sequence += 1  # same UID, later SEQUENCE: the calendar entry moves
     db.session.flush()
-    if booking.status == Booking.CONFIRMED:
-        attachments = invite(booking)
-    mail_client("booking_moved", booking, attachments=attachments, old_session=old_session)
-    mail_consultant("booking_client_changed", booking, change="moved", old_session=old_session)
+    if booking.session_id == origin_id and booking.status == origin_status:
+        # Back where the client last heard it was: nothing to tell anyone.
+        booking.moved_from_session_id = booking.moved_from_status = None
+    else:
+        booking.moved_from_session_id, booking.moved_from_status = origin_id, origin_status
+        origin = db.session.get(TrainingSession, origin_id) or old_session
+        if booking.status == Booking.CONFIRMED:
+            attachments = invite(booking)
+        mail_client("booking_moved", booking, attachments=attachments, old_session=origin, hold=True)
+        mail_consultant("booking_client_changed", booking, change="moved", old_session=origin, hold=True)
     if was_holding:
-        _promote_waitlist(old_session)
+        promote_waitlist(old_session)
     db.session.flush()
     return booking
 

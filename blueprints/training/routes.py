@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from blueprints.enquiries.operations import submit_enquiry
@@ -11,9 +11,9 @@ from blueprints.training import bp
 from blueprints.training import operations as ops
 from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingForm
 from blueprints.training.links import link_token
-from extensions import db, limiter
+from extensions import client_address, db, limiter
 from models import Booking, Course, Enquiry, TrainingSession
-from web.spam import arm, spam_reason
+from web.spam import arm, spam_reason, submit_once
 
 BOOKING_FORM = "booking"
 PRIVATE_FORM = "private_training"
@@ -51,17 +51,19 @@ def course(slug: str):
     if request.method == "GET":
         arm(form, PRIVATE_FORM)
     elif form.validate_on_submit():
-        submit_enquiry(
-            kind=Enquiry.PRIVATE_TRAINING, topic="training", name=form.name.data, email=form.email.data,
-            company=form.company.data or "", message=form.message.data or "", course_id=item.id,
-            preferred_dates=" ".join(form.preferred_dates.data.split()), attendees=form.attendees.data,
-            training_format=form.training_format.data, spam_reason=spam_reason(form, PRIVATE_FORM),
-        )
-        db.session.commit()
-        # A trapped submission sees the same answer, so a bot learns nothing.
-        flash("Thank you: your request for a private course was sent. You will get an email "
-              "confirming it, and a reply within two working days.", "success")
-        return redirect(url_for("training.course", slug=slug, _anchor="private"), code=303)
+        def request_course():
+            submit_enquiry(
+                kind=Enquiry.PRIVATE_TRAINING, topic="training", name=form.name.data, email=form.email.data,
+                company=form.company.data or "", message=form.message.data or "", course_id=item.id,
+                preferred_dates=" ".join(form.preferred_dates.data.split()), attendees=form.attendees.data,
+                training_format=form.training_format.data, spam_reason=spam_reason(form, PRIVATE_FORM),
+            )
+            # A trapped submission sees the same answer, so a bot learns nothing.
+            return (url_for("training.course", slug=slug, _anchor="private"),
+                    "Thank you: your request for a private course was sent. You will get an email "
+                    "confirming it, and a reply within two working days.")
+
+        return submit_once(form, PRIVATE_FORM, request_course)
     sessions = _sessions_with_seats(TrainingSession.upcoming().where(TrainingSession.course_id == item.id))
     status = 422 if form.errors else 200
     return render_template("training/course.html", course=item, sessions=sessions, form=form), status
@@ -88,12 +90,22 @@ def book(session_id: int):
             # A bot takes no seat and learns nothing: the page reads like a real request's.
             current_app.logger.info("booking spam trapped session=%s reason=%s", session_id, reason)
             return render_template("training/booking_requested.html", session=session)
-        try:
+        def take_seats():
             result = ops.book_session(
                 session_id, name=form.name.data, email=form.email.data, company=form.company.data or "",
                 seats=form.seats.data, notes=form.notes.data or "",
                 waitlist=request.form.get("action") == "waitlist",
             )
+            if result.waitlisted:
+                done = ("You are on the waitlist. We have emailed you this page's link; "
+                        "you will hear as soon as seats free up.")
+            else:
+                done = ("Thank you: your booking request is in. We have emailed you this page's link; "
+                        "the consultant will confirm your seats shortly.")
+            return url_for("training.booking", token=result.token), done
+
+        try:
+            return submit_once(form, BOOKING_FORM, take_seats)  # a double click holds one booking
         except ops.BookingError as refused:
             db.session.rollback()
             if isinstance(refused, ops.SessionUnavailable):
@@ -104,15 +116,6 @@ def book(session_id: int):
                 offer_waitlist = True
             else:
                 form.seats.errors.append(str(refused))
-        else:
-            db.session.commit()
-            if result.waitlisted:
-                flash("You are on the waitlist. We have emailed you this page's link; "
-                      "you will hear as soon as seats free up.", "success")
-            else:
-                flash("Thank you: your booking request is in. We have emailed you this page's link; "
-                      "the consultant will confirm your seats shortly.", "success")
-            return redirect(url_for("training.booking", token=result.token), code=303)
         session = db.session.get(TrainingSession, session_id)
     status = 409 if conflict else 422 if form.errors else 200
     return render_template("training/book.html", session=session, course=session.course, form=form,
@@ -138,8 +141,36 @@ def calendar():
 
 # --- self-service: /bookings/<token> ---------------------------------------------------------
 
+def _token_booking() -> Booking | None:
+    """The booking the address's token opens, looked up once per request (the rate limits and the view share it)."""
+    if "token_booking" not in g:
+        g.token_booking = Booking.find_by_token((request.view_args or {}).get("token"))
+    return g.token_booking
+
+
+def _known_token() -> bool:
+    return _token_booking() is not None
+
+
+def _booking_key() -> str:
+    """Per booking (by id, so a re-issued link shares the count); unknown tokens count per client address."""
+    booking = _token_booking()
+    return f"booking:{booking.id}" if booking is not None else f"unknown-booking:{client_address()}"
+
+
+# Guessing links: lookups of unknown tokens, any method, count per client address and get 429 past the
+# limit; a working link never counts and is never refused by it.
+token_guesses = limiter.shared_limit("20 per minute;200 per day", scope="booking-token-guesses",
+                                     exempt_when=_known_token)
+# Self-service actions (cancel, move, attend) are few in real life: tight limits per booking and per
+# address, so nobody can make the site mail a client (or the consultant) over and over.
+per_booking = limiter.shared_limit("6 per minute;30 per day", scope="booking-actions", key_func=_booking_key,
+                                   methods=["POST"])
+per_address = limiter.shared_limit("10 per minute;60 per hour", scope="booking-actions-address", methods=["POST"])
+
+
 def _booking_or_404(token: str) -> Booking:
-    booking = Booking.find_by_token(token)
+    booking = _token_booking()
     if booking is None:
         abort(404)
     return booking
@@ -162,6 +193,7 @@ def private_pages(response):
 
 
 @bp.get("/bookings/<token>")
+@token_guesses
 def booking(token: str):
     item = _booking_or_404(token)
     move_to = ops.move_targets(item) if item.can_move else {}
@@ -182,6 +214,9 @@ def _act(operation, item: Booking, done: str) -> None:
 
 
 @bp.route("/bookings/<token>/cancel", methods=["GET", "POST"])
+@token_guesses
+@per_booking
+@per_address
 def booking_cancel(token: str):
     item = _booking_or_404(token)
     form = ConfirmForm()
@@ -199,6 +234,9 @@ def booking_cancel(token: str):
 
 
 @bp.route("/bookings/<token>/attend", methods=["GET", "POST"])
+@token_guesses
+@per_booking
+@per_address
 def booking_attend(token: str):
     item = _booking_or_404(token)
     form = ConfirmForm()
@@ -213,6 +251,9 @@ def booking_attend(token: str):
 
 
 @bp.route("/bookings/<token>/move", methods=["GET", "POST"])
+@token_guesses
+@per_booking
+@per_address
 def booking_move(token: str):
     """Choose another session (step 1), confirm it (step 2), move (POST with confirm)."""
     item = _booking_or_404(token)

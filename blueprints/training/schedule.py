@@ -1,4 +1,5 @@
-"""Session workflows: cancelling, rescheduling and editing a session (admin), and the reminders before it.
+"""Session workflows: cancelling, rescheduling and editing a session (admin); from cron, the reminders before
+it and the lapsing of pending bookings nobody confirmed.
 
 The same convention as operations.py: lock the session, check every rule, change, queue
 the emails, flush; the caller commits once or rolls back on a refusal (a NotAllowed).
@@ -7,11 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from flask import current_app
+from sqlalchemy import func, select
 
 from blueprints.training.emails import invite, mail_client
 from blueprints.training.links import booking_url
-from blueprints.training.operations import audit, lock_session
+from blueprints.training.operations import audit, lock_session, promote_waitlist
 from extensions import db
 from models import AuditLog, Booking, TrainingSession, utcnow
 from models.bookings import BookingError, BookingStateError, SessionEditRefused
@@ -97,7 +99,7 @@ def edit_session(session: TrainingSession, actor, *, starts_at: datetime, ends_a
                  **fields) -> TrainingSession:
     """The admin's edit form, under the session's lock: its rules hold against the bookings taken right now.
 
-    `fields` are course_id, timezone, mode, location and capacity. Raises SessionEditRefused
+    `fields` are course_id, timezone, mode, location, capacity and max_seats_per_booking. Raises SessionEditRefused
     (by field) when the edit would break bookings already taken; new times are a reschedule.
     """
     session = _lock_open_session(session.id, "This session is cancelled; it can no longer be changed.")
@@ -146,3 +148,42 @@ def send_reminders(now: datetime | None = None) -> int:
                     cancel_url=booking_url(booking, "training.booking_cancel"))
     db.session.flush()
     return len(bookings)
+
+
+# --- pending bookings that lapse ------------------------------------------------------------
+
+def expire_pending(now: datetime | None = None) -> int:
+    """Lapse pending bookings unconfirmed for PENDING_BOOKING_HOURS (0: never) on sessions still to come.
+
+    One anonymous request must not hold seats for ever: each lapsed booking's client is told, the
+    change is audited, and the freed seats go to the waitlist in order (promoted clients get their
+    usual email). Under each session's lock, as every seat change; safe from cron. The caller commits.
+    """
+    hours = current_app.config["PENDING_BOOKING_HOURS"]
+    if hours <= 0:
+        return 0
+    now = now or utcnow()
+    lapsed_before = now - timedelta(hours=hours)
+    due = (Booking.status == Booking.PENDING,
+           func.coalesce(Booking.pending_since, Booking.created_at) <= lapsed_before)
+    begin_write()
+    session_ids = db.session.scalars(
+        select(Booking.session_id).join(Booking.session)
+        .where(*due, TrainingSession.status == TrainingSession.SCHEDULED, TrainingSession.starts_at > now)
+        .distinct()
+    ).all()
+    count = 0
+    for session_id in sorted(session_ids):  # the one lock order: session, then its bookings
+        session = lock_session(session_id)
+        lapsed = db.session.scalars(
+            select(Booking).where(Booking.session_id == session_id, *due).order_by(Booking.id)
+            .with_for_update().execution_options(populate_existing=True)
+        ).all()
+        for booking in lapsed:
+            booking.expire()
+            mail_client("booking_expired", booking, hours=hours)
+            AuditLog.record(None, "booking.expire", booking, by="schedule", hours=hours)
+        db.session.flush()
+        count += len(lapsed)
+        promote_waitlist(session)
+    return count

@@ -66,3 +66,48 @@ def test_the_mixin_on_a_form(app):
         form = Form(meta={"csrf": False})
         spam.arm(form, "f")
         assert spam.check_form_token(form.form_token.data, "f") == "submitted too fast"
+
+
+# --- the once-only stamp (issue #14) ---------------------------------------------------------------
+
+def test_a_double_clicked_comment_is_posted_once(app, client):
+    from sqlalchemy import func, select
+
+    from extensions import db
+    from models import Comment, OutboxMessage
+    from tests.factories import make_post
+
+    post = make_post()
+    data = {"name": "Ingrid Ødegård", "email": "ingrid@example.no", "body": "Takk! 👍", "consent": "y",
+            "website": "", "form_token": spam.issue_form_token("comment", now=time.time() - 6)}
+    answers = [client.post(f"/blog/{post.slug}/comments", data=data) for _ in range(2)]
+    assert [a.status_code for a in answers] == [303, 303]
+    assert answers[0].headers["Location"] == answers[1].headers["Location"]
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Comment.id))) == 1
+    mails = db.session.scalar(select(func.count(OutboxMessage.id)))
+    assert mails <= 1  # the consultant's notice, once
+    page = client.get(answers[1].headers["Location"]).text
+    assert "Thank you for your comment" in page  # the second click sees the first one's answer
+
+
+def test_every_stamp_is_unique_even_in_the_same_millisecond(app):
+    now = time.time()
+    assert len({spam.issue_form_token("contact", now=now) for _ in range(200)}) == 200
+
+
+def test_used_stamps_are_purged_once_no_form_accepts_them(app, runner):
+    from datetime import timedelta
+
+    from extensions import db
+    from models import UsedFormStamp, utcnow
+
+    db.session.add_all([
+        UsedFormStamp(stamp_hash="a" * 64, form_name="contact", result="", created_at=utcnow() - timedelta(days=9)),
+        UsedFormStamp(stamp_hash="b" * 64, form_name="contact", result="", created_at=utcnow() - timedelta(days=6)),
+    ])
+    db.session.commit()
+    result = runner.invoke(args=["bookings", "expire"])
+    assert result.exit_code == 0 and "forgot 1 used form stamp." in result.output
+    db.session.rollback()
+    assert [s.stamp_hash for s in db.session.query(UsedFormStamp)] == ["b" * 64]

@@ -147,6 +147,45 @@ def test_a_submission_faster_than_three_seconds_is_spam(client, services):
     assert count(OutboxMessage) == 2
 
 
+# --- double submit (issue #14) -------------------------------------------------------------------
+
+@pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}], indirect=True)
+def test_a_double_clicked_contact_form_stores_one_enquiry_and_mails_once(client, services):
+    """Today: two enquiries and four emails. The second click shows the first one's thank-you page."""
+    page = client.get("/contact").get_data(as_text=True)
+    csrf = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    stamp = page.split('name="form_token" type="hidden" value="')[1].split('"')[0]
+    data = valid_data(csrf_token=csrf, form_token=stamp, name="محمد ‏العربي", message="سلام! " * 10)
+    answers = [client.post("/contact", data=data) for _ in range(2)]
+    assert [a.status_code for a in answers] == [303, 303]
+    assert {a.headers["Location"] for a in answers} == {"/contact/thanks"}
+    assert count(Enquiry) == 1 and count(OutboxMessage) == 2
+    # a replay later (the same stamp from another client) stores nothing either
+    assert client.post("/contact", data=data).status_code == 303 and count(Enquiry) == 1
+
+
+@pytest.mark.slow
+def test_identical_contact_posts_at_the_same_moment_store_one_enquiry(app, services):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.training.helpers import post_for_location, serving
+
+    data = valid_data(email="zoe@exämple.de")
+    clicks = 6
+    barrier = threading.Barrier(clicks)
+    with serving(app) as root:
+        def click(_):
+            barrier.wait(timeout=30)
+            return post_for_location(f"{root}/contact", data)
+
+        with ThreadPoolExecutor(max_workers=clicks) as pool:
+            answers = list(pool.map(click, range(clicks)))
+    assert {code for code, _ in answers} == {303}, answers
+    assert {location for _, location in answers} == {"/contact/thanks"}
+    assert count(Enquiry) == 1 and count(OutboxMessage) == 2
+
+
 # --- bad input ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("app_config", [{"WTF_CSRF_ENABLED": True}], indirect=True)

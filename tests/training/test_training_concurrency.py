@@ -2,20 +2,16 @@
 from __future__ import annotations
 
 import threading
-import urllib.error
-import urllib.parse
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from blueprints.training import operations as ops
 from extensions import db
 from models import Booking, OutboxMessage
 from tests.factories import make_session
-from tests.training.helpers import run
+from tests.training.helpers import post, run
 from web.spam import issue_form_token
 
 CLIENTS = 40
@@ -24,42 +20,16 @@ CAPACITY = 10
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture
-def live_server(app):
-    """The app served by a threaded WSGI server on loopback: every request its own thread and app context."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=10)
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
-def post(url: str, data: dict) -> int:
-    opener = urllib.request.build_opener(NoRedirect)
-    request = urllib.request.Request(url, data=urllib.parse.urlencode(data).encode(), method="POST")
-    try:
-        with opener.open(request, timeout=60) as response:
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
-
-
 def test_forty_clients_on_ten_seats_never_overbook(app, live_server):
     session = make_session(capacity=CAPACITY)
     url = f"{live_server}/training/sessions/{session.id}/book"
     barrier = threading.Barrier(CLIENTS)
-    token = issue_form_token("booking")
+    tokens = [issue_form_token("booking") for _ in range(CLIENTS)]  # forty people, forty forms (a stamp books once)
 
     def client(n: int) -> int:
         data = {"name": f"Client {n}", "email": f"c{n}@example.com", "seats": "1", "consent": "y",
                 # half ask for the waitlist when full, half only want a seat now
-                "action": "waitlist" if n % 2 else "book", "form_token": token}
+                "action": "waitlist" if n % 2 else "book", "form_token": tokens[n]}
         barrier.wait(timeout=30)
         return post(url, data)
 
