@@ -1,11 +1,13 @@
 """Sign in, sign out, the dashboard, the content overview and the audit log."""
 from __future__ import annotations
 
+import time
+
 from flask import current_app, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
-from blueprints.admin import bp, paginate
+from blueprints.admin import SIGNED_IN_AT, bp, paginate
 from blueprints.admin.forms import LoginForm, LogoutForm
 from blueprints.admin.operations import authenticate, is_safe_next
 from extensions import db, limiter
@@ -28,7 +30,7 @@ def admin_context():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config.get("ADMIN_LOGIN_RATE_LIMIT", "10/minute"), methods=["POST"])
+@limiter.limit(lambda: current_app.config.get("ADMIN_LOGIN_RATE_LIMIT", "5/minute"), methods=["POST"])
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -46,10 +48,11 @@ def login():
         session.clear()
         login_user(user)
         session.permanent = True  # expires after SESSION_IDLE_MINUTES without a request
+        session[SIGNED_IN_AT] = int(time.time())  # and ADMIN_SESSION_MAX_HOURS after this, however busy
         AuditLog.record(user, "admin.login")
         db.session.commit()
         return redirect(target, code=303)
-    return render_template("admin/login.html", form=form)
+    return render_template("admin/login.html", form=form, signed_out=request.args.get("signed_out") == "1")
 
 
 @bp.post("/logout")
@@ -65,8 +68,11 @@ def logout():
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
-    return redirect(url_for("admin.login"), code=303)
+    # The notice rides in the URL, not a flash: the browser drops this response's cookies with the rest.
+    response = redirect(url_for("admin.login", signed_out=1), code=303)
+    # What the browser kept of the admin (cached pages, cookies, storage) goes too: a shared computer shows nothing.
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
 
 
 @bp.get("/")

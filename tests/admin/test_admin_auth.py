@@ -123,7 +123,7 @@ def test_logout_is_post_only_and_ends_copied_sessions(app, admin_client, admin_u
     cookie = admin_client.get_cookie("session").value
     token = admin_user.session_token
     response = admin_client.post("/admin/logout")
-    assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/login?signed_out=1"
     db_session.expire_all()
     assert admin_user.session_token != token
     assert admin_client.get("/admin/").status_code == 302
