@@ -9,12 +9,13 @@ from sqlalchemy import func, select
 
 from blueprints.admin import SIGNED_IN_AT, bp, paginate
 from blueprints.admin.forms import LoginForm, LogoutForm
-from blueprints.admin.operations import authenticate, is_safe_next
+from blueprints.admin.operations import authenticate, failed_logins, is_safe_next
 from extensions import db, limiter
 from models import AuditLog, Booking, Comment, Course, Enquiry, OutboxMessage, Post, Service, TrainingSession, utcnow
 
 AUDIT_PER_PAGE = 50
-LOGIN_FAILED = "That email and password do not match an account, or the account is locked for a while. Please try again later."
+LOGIN_FAILED = ("That email and password do not match an account, or there were too many attempts from your network "
+                "for a while. Please try again in a few minutes.")
 
 
 @bp.app_template_global()
@@ -38,7 +39,7 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("admin.dashboard"))
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        user = authenticate(form.email.data, form.password.data, request.remote_addr)
         if user is None:
             current_app.logger.info("admin login refused ip=%s", request.remote_addr)
             flash(LOGIN_FAILED, "error")
@@ -93,7 +94,8 @@ def dashboard():
         .limit(5)
     ).all()
     activity = db.session.scalars(select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(10)).all()
-    return render_template("admin/dashboard.html", counts=counts, sessions=sessions, activity=activity)
+    return render_template("admin/dashboard.html", counts=counts, sessions=sessions, activity=activity,
+                           failed=failed_logins(now))
 
 
 @bp.get("/audit")
