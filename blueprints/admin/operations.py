@@ -189,23 +189,40 @@ def export_person(email: str) -> dict:
     }
 
 
+def erase_enquiry(e: Enquiry) -> None:
+    e.name, e.email, e.company, e.message, e.preferred_dates = ERASED, ERASED_EMAIL, "", ERASED, ""
+    for m in e.messages:
+        m.body = ERASED
+
+
+def erase_booking(b: Booking) -> None:
+    b.name, b.email, b.company, b.notes = ERASED, ERASED_EMAIL, "", ""
+
+
+def erase_comment(c: Comment) -> None:
+    c.author_name, c.author_email, c.body = ERASED, ERASED_EMAIL, ERASED
+
+
+def erase_message(m: OutboxMessage, email: str) -> None:
+    """An email to or about the person: their address goes, and so does everything it said."""
+    if (m.to_addr or "").lower() == email:
+        m.to_addr, m.to_name = ERASED_EMAIL, ERASED
+    if (m.reply_to or "").lower() == email:
+        m.reply_to, m.reply_to_name = ERASED_EMAIL, ERASED
+    m.subject, m.text_body, m.html_body, m.attachments = ERASED, ERASED, "", []
+
+
 def erase_person(email: str, actor: AdminUser) -> dict[str, int]:
     """Anonymise the person everywhere; rows stay so counts (seats, statistics) are unchanged."""
     found = find_person(email)
     for e in found["enquiries"]:
-        e.name, e.email, e.company, e.message, e.preferred_dates = ERASED, ERASED_EMAIL, "", ERASED, ""
-        for m in e.messages:
-            m.body = ERASED
+        erase_enquiry(e)
     for b in found["bookings"]:
-        b.name, b.email, b.company, b.notes = ERASED, ERASED_EMAIL, "", ""
+        erase_booking(b)
     for c in found["comments"]:
-        c.author_name, c.author_email, c.body = ERASED, ERASED_EMAIL, ERASED
+        erase_comment(c)
     for m in found["outbox"]:
-        if (m.to_addr or "").lower() == found["email"]:
-            m.to_addr, m.to_name = ERASED_EMAIL, ERASED
-        if (m.reply_to or "").lower() == found["email"]:
-            m.reply_to, m.reply_to_name = ERASED_EMAIL, ERASED
-        m.subject, m.text_body, m.html_body, m.attachments = ERASED, ERASED, "", []
+        erase_message(m, found["email"])
     counts = {key: len(found[key]) for key in ("enquiries", "bookings", "comments", "outbox")}
     AuditLog.record(actor, "privacy.erase", None, email_sha256=email_hash(found["email"]), **counts)
     return counts
