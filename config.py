@@ -113,6 +113,10 @@ class BaseConfig:
         # A signed-in session ends after this long without a request (the cookie is re-signed on each one).
         self.PERMANENT_SESSION_LIFETIME = env_int("SESSION_IDLE_MINUTES", 60) * 60
         self.SESSION_REFRESH_EACH_REQUEST = True
+        # However busy, a signed-in session ends this long after sign-in (a cookie kept warm dies too).
+        self.ADMIN_SESSION_MAX_HOURS = env_float("ADMIN_SESSION_MAX_HOURS", 12)
+        # Sign-in attempts per client address (the /64 for IPv6) on the login form.
+        self.ADMIN_LOGIN_RATE_LIMIT = env("ADMIN_LOGIN_RATE_LIMIT") or "5/minute"
         self.WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token
         self.PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a hashing method, not a password)
 

@@ -1,16 +1,51 @@
-"""Form pieces every feature's forms use: choices, time zones, slugs, the action button forms."""
+"""Form pieces every feature's forms use: choices, time zones, slugs, names, whole numbers, the action button forms."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional, Regexp, ValidationError
+from wtforms.validators import Length, NumberRange, Optional, Regexp, ValidationError
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Use lowercase letters, digits and hyphens (e.g. my-page).")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
+
+
+# Letters that render as nothing (Hangul fillers, the braille blank, the Mongolian vowel separator).
+BLANK_LETTERS = {"\u115f", "\u1160", "\u3164", "\uffa0", "\u2800", "\u180e"}
+
+
+def visible_name(form, field) -> None:
+    """A name someone can read: at least one letter or digit that shows.
+
+    A name of only zero-width, bidi-override or other invisible characters (U+200B, U+202E, U+2066 …)
+    passes DataRequired but shows the consultant, and the client's emails, nothing at all.
+    """
+    if not any(unicodedata.category(c)[0] in "LN" and c not in BLANK_LETTERS for c in field.data or ""):
+        raise ValidationError("Enter a name with letters that show.")
+
+
+# The largest whole number a form may send: PostgreSQL's INTEGER column stops at 2**31 - 1, and a larger
+# value (20 digits, or 1e20 once parsed) would be a 500 on the INSERT rather than a form error.
+INT_MAX = 2**31 - 1
+
+
+class WholeNumber(NumberRange):
+    """NumberRange that also copes with an int too large for a float (NumberRange's isnan check raises on 400 digits)."""
+
+    def __call__(self, form, field) -> None:
+        if isinstance(field.data, int) and not -INT_MAX <= field.data <= INT_MAX:
+            raise ValidationError(self.message)
+        super().__call__(form, field)
+
+
+def whole_number(min: int = -INT_MAX, max: int = INT_MAX, message: str | None = None) -> WholeNumber:  # noqa: A002
+    """A range within what the database stores; every IntegerField has one (tests/web/test_security_limits.py)."""
+    assert -INT_MAX <= min <= max <= INT_MAX
+    return WholeNumber(min=min, max=max, message=message or f"Enter a whole number between {min:,} and {max:,}.")
 
 
 def options(pairs) -> list[SelectChoice]:

@@ -7,9 +7,9 @@ from models.enquiries import Enquiry, EnquiryMessage
 from models.form_stamps import UsedFormStamp
 from models.outbox import OutboxMessage
 from models.training import Booking, Course, TrainingSession
-from models.users import AdminUser
+from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage",
+    "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage", "LoginFailure",
     "OutboxMessage", "Post", "Service", "Tag", "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
 ]

@@ -1,13 +1,14 @@
-"""The consultant's admin accounts."""
+"""The consultant's admin accounts, and the wrong passwords tried on them from each client network."""
 from __future__ import annotations
 
+import ipaddress
 import secrets
 from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_login import UserMixin
-from sqlalchemy import Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -27,8 +28,6 @@ class AdminUser(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     # Part of the login session's identity: rotating it ends every session for this user.
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -44,23 +43,58 @@ class AdminUser(UserMixin, db.Model):
     def rotate_session_token(self) -> None:
         self.session_token = secrets.token_hex(16)
 
-    # --- sign-in lockout: rules that guard the account live next to it ---------------------
+    def record_login(self, now: datetime | None = None) -> None:
+        self.last_login_at = now or utcnow()
+
+
+def client_network(address: str | None) -> str:
+    """The unit a sign-in slowdown applies to: the IPv4 address, or the /64 an IPv6 client may roam within."""
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return (address or "unknown")[:64]
+    if ip.version == 6 and ip.ipv4_mapped:
+        ip = ip.ipv4_mapped
+    if ip.version == 4:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
+class LoginFailure(db.Model):
+    """Wrong passwords for one account from one client network.
+
+    Only that network is slowed down (an escalating lock), so an attacker hammering the login
+    cannot lock the consultant out from everywhere else.
+    """
+
+    __tablename__ = "admin_login_failures"
+    __table_args__ = (UniqueConstraint("user_id", "network", name="uq_admin_login_failures_user_network"),)
+
+    # Failures further apart than this start a fresh count.
+    WINDOW = timedelta(hours=24)
+    # The first lock, doubled with each failure past the allowance, up to ADMIN_LOCK_MINUTES.
+    FIRST_LOCK = timedelta(minutes=1)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    network: Mapped[str] = mapped_column(String(64))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[AdminUser] = relationship()
 
     def is_locked(self, now: datetime | None = None) -> bool:
-        now = now or utcnow()
-        return self.locked_until is not None and self.locked_until > now
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
 
-    def record_failed_login(self, max_failures: int = 5, lock_minutes: int = 15, now: datetime | None = None) -> None:
-        """Count a wrong password; the account locks for a while once there are too many in a row."""
-        now = now or utcnow()
-        if self.locked_until is not None and self.locked_until <= now:
-            self.failed_logins = 0  # an old lock has lifted: start counting afresh
-            self.locked_until = None
-        self.failed_logins = (self.failed_logins or 0) + 1
-        if self.failed_logins >= max_failures:
-            self.locked_until = now + timedelta(minutes=lock_minutes)
-
-    def record_login(self, now: datetime | None = None) -> None:
-        self.failed_logins = 0
-        self.locked_until = None
-        self.last_login_at = now or utcnow()
+    def record(self, now: datetime, max_failures: int = 5, max_lock_minutes: int = 15) -> None:
+        """Count a wrong password; past the allowance this network waits, longer each time."""
+        if self.last_at is not None and now - self.last_at > self.WINDOW:
+            self.failures, self.first_at, self.locked_until = 0, now, None
+        self.failures = (self.failures or 0) + 1
+        self.first_at = self.first_at or now
+        self.last_at = now
+        if self.failures >= max_failures:
+            lock = self.FIRST_LOCK * 2 ** min(self.failures - max_failures, 20)
+            self.locked_until = now + min(lock, timedelta(minutes=max_lock_minutes))

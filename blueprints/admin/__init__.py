@@ -4,7 +4,9 @@ The shell (sign-in, dashboard, content overview, audit log, outbox, privacy) liv
 feature's admin screens live with the feature (blueprints/<feature>/admin.py) and register on
 this blueprint, so they share its guard, its rate limit and its `admin.*` endpoint names.
 """
-from flask import Blueprint, request, session
+import time
+
+from flask import Blueprint, current_app, request, session
 from flask_login import current_user, login_fresh, logout_user
 
 from extensions import db, login_manager
@@ -13,6 +15,9 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 # Further than any admin list goes; a larger ?page= would overflow the database's OFFSET (a 500).
 MAX_PAGE = 100_000
+
+# The session key holding when the consultant signed in (epoch seconds), for the absolute lifetime.
+SIGNED_IN_AT = "signed_in_at"
 
 # Endpoints anyone may reach; every other /admin endpoint requires a signed-in consultant.
 PUBLIC_ENDPOINTS = {"admin.login"}
@@ -32,7 +37,21 @@ def require_login():
         logout_user()
         session.clear()
         return login_manager.unauthorized()
+    if session_too_old():
+        # The idle expiry alone lets a session kept busy (or a stolen cookie kept warm) live for ever.
+        logout_user()
+        session.clear()
+        return login_manager.unauthorized()
     return None
+
+
+def session_too_old() -> bool:
+    """Signed in longer ago than ADMIN_SESSION_MAX_HOURS, or at an unknown time (a session from before the limit)."""
+    signed_in_at = session.get(SIGNED_IN_AT)
+    if not isinstance(signed_in_at, (int, float)):
+        return True
+    max_age = current_app.config.get("ADMIN_SESSION_MAX_HOURS", 12) * 3600
+    return not 0 <= time.time() - signed_in_at <= max_age
 
 
 def paginate(query, per_page: int):

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from extensions import db
@@ -20,10 +21,11 @@ from models import (
     Booking,
     Comment,
     Enquiry,
+    LoginFailure,
     OutboxMessage,
     utcnow,
 )
-from models.users import password_hash_method
+from models.users import client_network, password_hash_method
 
 # --- sign-in -------------------------------------------------------------------------------
 
@@ -38,32 +40,65 @@ def _dummy_hash() -> str:
     return _DUMMY_HASHES[method]
 
 
-def authenticate(email: str, password: str, now: datetime | None = None) -> AdminUser | None:
-    """The account if the password is right and it is not locked; None otherwise (one answer for every failure).
+def authenticate(email: str, password: str, address: str | None = None, now: datetime | None = None) -> AdminUser | None:
+    """The account if the password is right and its client network is not waiting; None otherwise.
 
-    A wrong password counts towards the lock and is committed here, whatever the caller does next.
+    One answer for every failure, and the same hashing work for each. A wrong password counts
+    against (account, network) only, and is committed here whatever the caller does next.
     """
     now = now or utcnow()
     email = (email or "").strip().lower()
+    network = client_network(address)
     user = db.session.scalar(select(AdminUser).where(func.lower(AdminUser.email) == email)) if email else None
     if user is None:
         check_password_hash(_dummy_hash(), password or "")  # same work as a real check: no timing oracle
         return None
-    if user.is_locked(now):
+    failure = db.session.scalar(select(LoginFailure).where(LoginFailure.user_id == user.id,
+                                                           LoginFailure.network == network))
+    if failure is not None and failure.is_locked(now):
         user.check_password(password or "")
         return None
     if not user.check_password(password or ""):
-        user.record_failed_login(
-            max_failures=current_app.config.get("ADMIN_MAX_FAILED_LOGINS", 5),
-            lock_minutes=current_app.config.get("ADMIN_LOCK_MINUTES", 15),
-            now=now,
-        )
-        if user.is_locked(now):
-            current_app.logger.warning("admin account locked after failed logins user_id=%s", user.id)
-        db.session.commit()
+        _record_failure(user, network, now)
         return None
+    if failure is not None:
+        db.session.delete(failure)  # this network knows the password: its count starts afresh
     user.record_login(now)
     return user
+
+
+def _record_failure(user: AdminUser, network: str, now: datetime) -> None:
+    config = current_app.config
+    for attempt in range(2):  # a concurrent first failure from the same network may insert the row first
+        failure = db.session.scalar(select(LoginFailure).where(LoginFailure.user_id == user.id,
+                                                               LoginFailure.network == network))
+        if failure is None:
+            failure = LoginFailure(user_id=user.id, network=network, failures=0, first_at=now, last_at=now)
+            db.session.add(failure)
+        failure.record(now, max_failures=config.get("ADMIN_MAX_FAILED_LOGINS", 5),
+                       max_lock_minutes=config.get("ADMIN_LOCK_MINUTES", 15))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            if attempt:
+                raise
+            continue
+        if failure.is_locked(now):
+            current_app.logger.warning("admin sign-in slowed down user_id=%s network=%s failures=%s until=%s",
+                                       user.id, network, failure.failures, failure.locked_until.isoformat())
+        return
+
+
+def failed_logins(now: datetime | None = None, limit: int = 10) -> dict:
+    """What the dashboard shows: recent wrong passwords, in total and per (account, network)."""
+    since = (now or utcnow()) - LoginFailure.WINDOW
+    recent = select(LoginFailure).where(LoginFailure.last_at > since)
+    rows = db.session.scalars(recent.order_by(LoginFailure.last_at.desc(), LoginFailure.id.desc()).limit(limit)).all()
+    total, networks, last_at = db.session.execute(
+        select(func.coalesce(func.sum(LoginFailure.failures), 0), func.count(LoginFailure.id),
+               func.max(LoginFailure.last_at)).where(LoginFailure.last_at > since)).one()
+    return {"rows": rows, "total": int(total), "networks": networks, "last_at": last_at, "now": now or utcnow()}
 
 
 def is_safe_next(target: str | None) -> bool:
@@ -154,23 +189,40 @@ def export_person(email: str) -> dict:
     }
 
 
+def erase_enquiry(e: Enquiry) -> None:
+    e.name, e.email, e.company, e.message, e.preferred_dates = ERASED, ERASED_EMAIL, "", ERASED, ""
+    for m in e.messages:
+        m.body = ERASED
+
+
+def erase_booking(b: Booking) -> None:
+    b.name, b.email, b.company, b.notes = ERASED, ERASED_EMAIL, "", ""
+
+
+def erase_comment(c: Comment) -> None:
+    c.author_name, c.author_email, c.body = ERASED, ERASED_EMAIL, ERASED
+
+
+def erase_message(m: OutboxMessage, email: str) -> None:
+    """An email to or about the person: their address goes, and so does everything it said."""
+    if (m.to_addr or "").lower() == email:
+        m.to_addr, m.to_name = ERASED_EMAIL, ERASED
+    if (m.reply_to or "").lower() == email:
+        m.reply_to, m.reply_to_name = ERASED_EMAIL, ERASED
+    m.subject, m.text_body, m.html_body, m.attachments = ERASED, ERASED, "", []
+
+
 def erase_person(email: str, actor: AdminUser) -> dict[str, int]:
     """Anonymise the person everywhere; rows stay so counts (seats, statistics) are unchanged."""
     found = find_person(email)
     for e in found["enquiries"]:
-        e.name, e.email, e.company, e.message, e.preferred_dates = ERASED, ERASED_EMAIL, "", ERASED, ""
-        for m in e.messages:
-            m.body = ERASED
+        erase_enquiry(e)
     for b in found["bookings"]:
-        b.name, b.email, b.company, b.notes = ERASED, ERASED_EMAIL, "", ""
+        erase_booking(b)
     for c in found["comments"]:
-        c.author_name, c.author_email, c.body = ERASED, ERASED_EMAIL, ERASED
+        erase_comment(c)
     for m in found["outbox"]:
-        if (m.to_addr or "").lower() == found["email"]:
-            m.to_addr, m.to_name = ERASED_EMAIL, ERASED
-        if (m.reply_to or "").lower() == found["email"]:
-            m.reply_to, m.reply_to_name = ERASED_EMAIL, ERASED
-        m.subject, m.text_body, m.html_body, m.attachments = ERASED, ERASED, "", []
+        erase_message(m, found["email"])
     counts = {key: len(found[key]) for key in ("enquiries", "bookings", "comments", "outbox")}
     AuditLog.record(actor, "privacy.erase", None, email_sha256=email_hash(found["email"]), **counts)
     return counts

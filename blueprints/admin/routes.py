@@ -1,18 +1,21 @@
 """Sign in, sign out, the dashboard, the content overview and the audit log."""
 from __future__ import annotations
 
+import time
+
 from flask import current_app, flash, has_request_context, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import func, select
 
-from blueprints.admin import bp, paginate
+from blueprints.admin import SIGNED_IN_AT, bp, paginate
 from blueprints.admin.forms import LoginForm, LogoutForm
-from blueprints.admin.operations import authenticate, is_safe_next
+from blueprints.admin.operations import authenticate, failed_logins, is_safe_next
 from extensions import db, limiter
 from models import AuditLog, Booking, Comment, Course, Enquiry, OutboxMessage, Post, Service, TrainingSession, utcnow
 
 AUDIT_PER_PAGE = 50
-LOGIN_FAILED = "That email and password do not match an account, or the account is locked for a while. Please try again later."
+LOGIN_FAILED = ("That email and password do not match an account, or there were too many attempts from your network "
+                "for a while. Please try again in a few minutes.")
 
 
 @bp.app_template_global()
@@ -28,7 +31,7 @@ def admin_context():
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config.get("ADMIN_LOGIN_RATE_LIMIT", "10/minute"), methods=["POST"])
+@limiter.limit(lambda: current_app.config.get("ADMIN_LOGIN_RATE_LIMIT", "5/minute"), methods=["POST"])
 def login():
     form = LoginForm()
     if request.method == "GET":
@@ -36,7 +39,7 @@ def login():
     if current_user.is_authenticated and request.method == "GET":
         return redirect(url_for("admin.dashboard"))
     if form.validate_on_submit():
-        user = authenticate(form.email.data, form.password.data)
+        user = authenticate(form.email.data, form.password.data, request.remote_addr)
         if user is None:
             current_app.logger.info("admin login refused ip=%s", request.remote_addr)
             flash(LOGIN_FAILED, "error")
@@ -46,10 +49,11 @@ def login():
         session.clear()
         login_user(user)
         session.permanent = True  # expires after SESSION_IDLE_MINUTES without a request
+        session[SIGNED_IN_AT] = int(time.time())  # and ADMIN_SESSION_MAX_HOURS after this, however busy
         AuditLog.record(user, "admin.login")
         db.session.commit()
         return redirect(target, code=303)
-    return render_template("admin/login.html", form=form)
+    return render_template("admin/login.html", form=form, signed_out=request.args.get("signed_out") == "1")
 
 
 @bp.post("/logout")
@@ -65,8 +69,11 @@ def logout():
     db.session.commit()
     logout_user()
     session.clear()
-    flash("You are signed out.", "info")
-    return redirect(url_for("admin.login"), code=303)
+    # The notice rides in the URL, not a flash: the browser drops this response's cookies with the rest.
+    response = redirect(url_for("admin.login", signed_out=1), code=303)
+    # What the browser kept of the admin (cached pages, cookies, storage) goes too: a shared computer shows nothing.
+    response.headers["Clear-Site-Data"] = '"cache", "cookies", "storage"'
+    return response
 
 
 @bp.get("/")
@@ -87,7 +94,8 @@ def dashboard():
         .limit(5)
     ).all()
     activity = db.session.scalars(select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(10)).all()
-    return render_template("admin/dashboard.html", counts=counts, sessions=sessions, activity=activity)
+    return render_template("admin/dashboard.html", counts=counts, sessions=sessions, activity=activity,
+                           failed=failed_logins(now))
 
 
 @bp.get("/audit")

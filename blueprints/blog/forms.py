@@ -15,7 +15,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from blueprints.blog.operations import COMMENT_MAX_CHARS, COMMENT_MIN_CHARS
-from blueprints.forms import DATETIME_FORMATS, SLUG, options
+from blueprints.forms import DATETIME_FORMATS, SLUG, options, visible_name
 from models import Post
 from web.spam import SpamTrapFields
 
@@ -26,7 +26,8 @@ def clean(value):
 
 
 class CommentForm(FlaskForm, SpamTrapFields):
-    name = StringField("Name", filters=[clean], validators=[DataRequired("Please enter your name."), Length(max=100)],
+    name = StringField("Name", filters=[clean], validators=[DataRequired("Please enter your name."), Length(max=100),
+                                                    visible_name],
                        render_kw={"autocomplete": "name", "maxlength": 100})
     email = EmailField("Email", filters=[clean], validators=[DataRequired("Please enter your email address."),
                                             Email("Please enter a valid email address."), Length(max=254)],

@@ -101,6 +101,11 @@ def _structured_data(post) -> dict:
 _ROOT_RELATIVE = re.compile(r'(\s(?:href|src)=")/(?!/)')
 
 
+# Characters XML 1.0 forbids even as references: one in a title (a pasted control character) would
+# make the whole feed unreadable to every reader, so they go from the rendered document.
+XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
 @bp.get("/feed.xml")
 def feed():
     posts = ops.feed_posts()
@@ -110,4 +115,4 @@ def feed():
     xml = render_template("blog/feed.xml", posts=posts, contents=contents, updated=ops.latest_update(posts),
                           feed_url=url_for("blog.feed", _external=True), blog_url=url_for("blog.index", _external=True),
                           site_root=root)
-    return Response(xml, mimetype="application/atom+xml")
+    return Response(XML_INVALID.sub("", xml), mimetype="application/atom+xml")

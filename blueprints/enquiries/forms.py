@@ -6,7 +6,7 @@ from wtforms import BooleanField, EmailField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from blueprints.forms import options
+from blueprints.forms import options, visible_name
 from models import Enquiry
 from web.spam import SpamTrapFields
 
@@ -15,7 +15,7 @@ MESSAGE_MAX = 5000
 
 
 class ContactForm(FlaskForm, SpamTrapFields):
-    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100)],
+    name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100), visible_name],
                        render_kw={"autocomplete": "name", "maxlength": 100})
     email = EmailField(
         "Email address",

@@ -5,7 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
-from blueprints.forms import SLUG, options
+from blueprints.forms import SLUG, options, whole_number
 
 
 class ServiceForm(FlaskForm):
@@ -16,4 +16,4 @@ class ServiceForm(FlaskForm):
     body = TextAreaField("Body (Markdown)", validators=[Optional(), Length(max=50000)], render_kw={"rows": 14})
     offerings = TextAreaField("Offerings (one per line)", validators=[Optional(), Length(max=5000)], render_kw={"rows": 5})
     cta = SelectField("Call to action", choices=options([("contact", "Contact"), ("training", "Training")]))
-    position = IntegerField("Position", default=0, validators=[Optional()])
+    position = IntegerField("Position", default=0, validators=[Optional(), whole_number(min=-10_000, max=10_000)])

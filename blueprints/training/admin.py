@@ -5,14 +5,12 @@ these routes only call them and report what happened.
 """
 from __future__ import annotations
 
-import csv
-import io
-
-from flask import Response, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.admin import bp
+from blueprints.csv_export import csv_response
 from blueprints.forms import ActionForm, options, utc_to_local
 from blueprints.training import operations, schedule
 from blueprints.training.forms import CourseForm, SessionForm
@@ -23,7 +21,6 @@ from models.bookings import SessionEditRefused
 from models.transactions import NotAllowed
 
 CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at")
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def course_options():
@@ -164,26 +161,13 @@ def booking_action(booking_id: int, action: str):
     return redirect(url_for("admin.session", session_id=session_id, _anchor=f"booking-{booking_id}"), code=303)
 
 
-def csv_cell(value) -> str:
-    """A spreadsheet must never run a cell as a formula (CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
 @bp.get("/sessions/<int:session_id>/attendees.csv")
 def session_attendees_csv(session_id: int):
     session = db.get_or_404(TrainingSession, session_id)
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(CSV_COLUMNS)
-    for b in session.bookings:
-        writer.writerow([csv_cell(v) for v in (b.name, b.email, b.company, b.seats, b.status,
-                                                b.created_at.isoformat(timespec="seconds"))])
+    rows = ((b.name, b.email, b.company, b.seats, b.status, b.created_at.isoformat(timespec="seconds"))
+            for b in session.bookings)
     day = session.starts_at.date().isoformat()
-    filename = f"attendees-{session.course.slug}-{day}.csv"
-    return Response(out.getvalue(), mimetype="text/csv", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"',
-    })
+    return csv_response(f"attendees-{session.course.slug}-{day}.csv", CSV_COLUMNS, rows)
 
 
 @bp.route("/courses/new", methods=["GET", "POST"], endpoint="course_new")

@@ -9,7 +9,7 @@ from itsdangerous import TimestampSigner
 from sqlalchemy import select
 from werkzeug.routing import FloatConverter, IntegerConverter
 
-from models import AdminUser, AuditLog, utcnow
+from models import AdminUser, AuditLog, LoginFailure, utcnow
 from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
 from tests.factories import make_admin
 
@@ -54,30 +54,101 @@ def test_wrong_email_and_wrong_password_get_the_same_answer(client, admin_user):
     assert client.get("/admin/").status_code == 302
 
 
-def test_lockout_engages_after_five_failures_and_lifts(client, admin_user, db_session):
-    for _ in range(5):
-        assert GENERIC in login(client, password="wrong password").text
+ATTACKER, CONSULTANT = "203.0.113.7", "198.51.100.20"
+
+
+def login_from(client, address, email=ADMIN_EMAIL, password=ADMIN_PASSWORD):
+    return client.post("/admin/login", data={"email": email, "password": password},
+                       environ_base={"REMOTE_ADDR": address})
+
+
+def failure_rows(db_session):
     db_session.expire_all()
-    assert admin_user.failed_logins == 5 and admin_user.is_locked()
-    # Locked: even the right password is refused, with the same message.
-    response = login(client)
+    return {row.network: row for row in db_session.scalars(select(LoginFailure))}
+
+
+def test_an_attacker_hammering_the_login_does_not_lock_the_consultant_out(app, admin_user, db_session):
+    attacker, consultant = app.test_client(), app.test_client()
+    for _ in range(20):
+        response = login_from(attacker, ATTACKER, password="guess")
+        assert response.status_code == 200 and GENERIC in response.text
+    # The attacker's network now waits: even the right password is refused there, with the same answer.
+    response = login_from(attacker, ATTACKER)
     assert response.status_code == 200 and GENERIC in response.text
-    assert client.get("/admin/").status_code == 302
-    # Time passes (moved rather than waited for): the lock lifts.
-    admin_user.locked_until = utcnow() - timedelta(seconds=1)
-    db_session.commit()
-    assert login(client).status_code == 303
-    db_session.expire_all()
-    assert admin_user.failed_logins == 0 and admin_user.locked_until is None
+    assert attacker.get("/admin/").status_code == 302
+    # The consultant, elsewhere, signs in at once.
+    assert login_from(consultant, CONSULTANT).status_code == 303
+    assert consultant.get("/admin/", environ_base={"REMOTE_ADDR": CONSULTANT}).status_code == 200
+    rows = failure_rows(db_session)
+    # Tries while the network waits are refused unchecked, so they do not stretch the wait either.
+    assert set(rows) == {ATTACKER} and rows[ATTACKER].failures == 5
 
 
-def test_lock_lasts_fifteen_minutes(client, admin_user, db_session):
-    before = utcnow()
+@pytest.mark.parametrize("attacker, same_network, other_network", [
+    ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", "2001:db8:1:3::1"),
+    ("::ffff:203.0.113.7", "203.0.113.7", "203.0.113.8"),
+])
+def test_the_client_network_is_the_address_or_its_ipv6_64(app, admin_user, db_session, attacker, same_network,
+                                                           other_network):
+    client = app.test_client()
+    for _ in range(5):
+        login_from(client, attacker, password="guess")
+    assert login_from(client, same_network).status_code == 200, "a new address in the same /64 walked round the lock"
+    assert login_from(client, other_network).status_code == 303
+
+
+def test_the_wait_grows_with_each_failure_past_five_up_to_fifteen_minutes(client, admin_user, db_session):
+    waits = []
+    for n in range(1, 11):
+        before = utcnow()
+        login(client, password="wrong password")
+        row = failure_rows(db_session)["127.0.0.1"]
+        assert row.failures == n
+        if n < 5:
+            assert row.locked_until is None, "locked before the fifth failure"
+            continue
+        waits.append(round((row.locked_until - before).total_seconds() / 60))
+        row.locked_until = utcnow() - timedelta(seconds=1)  # time passes (moved rather than waited for)
+        db_session.commit()
+    assert waits == [1, 2, 4, 8, 15, 15]
+
+
+def test_a_lock_lifts_and_the_right_password_clears_the_count(client, admin_user, db_session):
     for _ in range(5):
         login(client, password="wrong password")
-    after = utcnow()
-    db_session.expire_all()
-    assert before + timedelta(minutes=15) <= admin_user.locked_until <= after + timedelta(minutes=15)
+    assert login(client).status_code == 200
+    row = failure_rows(db_session)["127.0.0.1"]
+    row.locked_until = utcnow() - timedelta(seconds=1)
+    db_session.commit()
+    assert login(client).status_code == 303
+    assert failure_rows(db_session) == {}
+
+
+def test_failures_a_day_old_start_a_fresh_count(client, admin_user, db_session):
+    for _ in range(4):
+        login(client, password="wrong password")
+    row = failure_rows(db_session)["127.0.0.1"]
+    row.last_at = utcnow() - timedelta(hours=25)
+    db_session.commit()
+    login(client, password="wrong password")
+    row = failure_rows(db_session)["127.0.0.1"]
+    assert row.failures == 1 and row.locked_until is None
+
+
+def test_a_waiting_network_costs_the_same_hashing_as_any_attempt(client, admin_user, monkeypatch):
+    import models.users
+    from blueprints.admin import operations
+
+    calls = []
+    for module in (models.users, operations):
+        real = module.check_password_hash
+        monkeypatch.setattr(module, "check_password_hash", lambda h, p, real=real: calls.append(1) or real(h, p))
+    for _ in range(5):
+        login(client, password="wrong password")
+    for email in (ADMIN_EMAIL, "nobody@example.com"):  # waiting, and unknown: one hash each
+        calls.clear()
+        assert GENERIC in login(client, email=email).text
+        assert calls == [1], email
 
 
 def test_failures_for_one_account_do_not_lock_another(client, admin_user, db_session):
@@ -86,7 +157,19 @@ def test_failures_for_one_account_do_not_lock_another(client, admin_user, db_ses
         login(client, password="wrong password")
     assert login(client, email="other@example.com", password="another long password").status_code == 303
     db_session.expire_all()
-    assert not other.is_locked()
+    assert not db_session.scalar(select(LoginFailure).where(LoginFailure.user_id == other.id))
+
+
+def test_the_dashboard_shows_failed_sign_ins(app, admin_client, admin_user):
+    attacker = app.test_client()
+    for _ in range(3):
+        login_from(attacker, "2001:db8:abcd:12::7", password="guess")
+    for _ in range(2):
+        login_from(attacker, ATTACKER, password="guess")
+    page = admin_client.get("/admin/").text
+    assert "Failed sign-ins" in page
+    assert "5 wrong passwords from 2 networks" in page
+    assert "2001:db8:abcd:12::/64" in page and ATTACKER in page
 
 
 @pytest.mark.parametrize("target", [
@@ -123,7 +206,7 @@ def test_logout_is_post_only_and_ends_copied_sessions(app, admin_client, admin_u
     cookie = admin_client.get_cookie("session").value
     token = admin_user.session_token
     response = admin_client.post("/admin/logout")
-    assert response.status_code == 303 and response.headers["Location"] == "/admin/login"
+    assert response.status_code == 303 and response.headers["Location"] == "/admin/login?signed_out=1"
     db_session.expire_all()
     assert admin_user.session_token != token
     assert admin_client.get("/admin/").status_code == 302

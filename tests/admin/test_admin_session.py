@@ -117,3 +117,45 @@ def test_a_tampered_or_foreign_cookie_is_anonymous(app, admin_client):
     assert not opens_admin(app, value[:-2] + ("AA" if not value.endswith("AA") else "BB"))
     forged = URLSafeTimedSerializer("not-the-secret-key", salt="cookie-session").dumps({"_user_id": "1:x", "_fresh": True})
     assert not opens_admin(app, forged)
+
+
+def test_a_busy_session_still_ends_at_its_absolute_lifetime(app, admin_client):
+    """Kept warm by requests, the idle expiry never comes; ADMIN_SESSION_MAX_HOURS after sign-in it ends anyway."""
+    max_hours = app.config["ADMIN_SESSION_MAX_HOURS"]
+    assert 1 <= max_hours <= 24
+    with admin_client.session_transaction() as session:
+        signed_in_at = session["signed_in_at"]
+        assert abs(signed_in_at - time.time()) < 60
+        session["signed_in_at"] = signed_in_at - int(max_hours * 3600) + 120  # two minutes left
+    assert admin_client.get("/admin/").status_code == 200
+    with admin_client.session_transaction() as session:
+        session["signed_in_at"] = signed_in_at - int(max_hours * 3600) - 1  # one second over
+    response = admin_client.get("/admin/")
+    assert response.status_code in (302, 303) and response.headers["Location"].startswith("/admin/login")
+    assert admin_client.get("/admin/enquiries").status_code in (302, 303), "the expired session was not ended"
+
+
+def test_a_session_without_a_sign_in_time_is_signed_out(app, admin_client):
+    with admin_client.session_transaction() as session:
+        del session["signed_in_at"]
+    assert admin_client.get("/admin/").status_code in (302, 303)
+
+
+def test_the_absolute_lifetime_follows_its_setting(tmp_path, database_url, monkeypatch):
+    from tests.conftest import make_app
+
+    monkeypatch.setenv("ADMIN_SESSION_MAX_HOURS", "3")
+    assert make_app(database_url, tmp_path).config["ADMIN_SESSION_MAX_HOURS"] == 3
+
+
+def test_sign_out_tells_the_browser_to_forget_the_site(app, admin_client):
+    response = admin_client.post("/admin/logout")
+    assert response.status_code == 303
+    assert response.headers["Clear-Site-Data"] == '"cache", "cookies", "storage"'
+    # The notice survives the cleared cookies: it is in the URL, not in a flash.
+    page = admin_client.get(response.headers["Location"])
+    assert page.status_code == 200 and "You are signed out." in page.text
+
+
+def test_the_login_limit_is_five_a_minute(app):
+    assert app.config["ADMIN_LOGIN_RATE_LIMIT"] == "5/minute"

@@ -6,10 +6,10 @@ import io
 import pytest
 from flask_wtf import FlaskForm
 from sqlalchemy import String
-from wtforms import StringField
+from wtforms import IntegerField, StringField
 from wtforms.fields.core import UnboundField
 from wtforms.meta import DefaultMeta
-from wtforms.validators import Length
+from wtforms.validators import Length, NumberRange
 
 from extensions import db, limiter
 from tests.hardening import known_values, rules_with, urls_for_rule
@@ -134,6 +134,75 @@ def test_every_text_field_has_a_server_side_maximum_that_fits_its_column(app):
                 assert f'maxlength="{maximum}"' in rendered, f"{where}: the browser is not told the maximum"
                 checked += 1
     assert checked >= 40, f"only {checked} text fields found: are the forms still discovered?"
+
+
+# --- whole numbers and page numbers -----------------------------------------------------------
+
+HUGE_NUMBERS = ["100000000000000000000", "-100000000000000000000", "1e20", "2147483648", "9" * 400]
+
+
+def test_every_whole_number_field_has_bounds_the_database_can_store(app):
+    from blueprints.forms import INT_MAX, WholeNumber
+
+    checked = 0
+    with app.test_request_context():
+        for cls in all_form_classes():
+            for field in unbound_fields(cls):
+                if not isinstance(field, IntegerField):
+                    continue
+                where = f"{cls.__module__}.{cls.__name__}.{field.name}"
+                ranges = [v for v in field.validators if isinstance(v, NumberRange)]
+                assert ranges, f"{where} has no NumberRange: 1e20 reaches the database (a 500)"
+                assert all(isinstance(r, WholeNumber) for r in ranges), f"{where}: NumberRange raises on 400 digits"
+                assert all(r.min is not None and r.max is not None for r in ranges), where
+                assert -INT_MAX <= max(r.min for r in ranges) <= min(r.max for r in ranges) <= INT_MAX, where
+                checked += 1
+    assert checked >= 7, f"only {checked} whole-number fields found"
+
+
+@pytest.mark.parametrize("huge", HUGE_NUMBERS)
+def test_a_huge_number_in_any_form_is_a_form_error(admin_client, client, huge):
+    from models import Course, Enquiry, Service, TrainingSession
+    from tests.factories import make_course, make_session
+    from web.spam import issue_form_token
+
+    course, session = make_course(), make_session()
+    posts = [
+        (admin_client, "/admin/courses/new", {"title": "Kubernetes für alle", "slug": "k8s-alle", "duration_days": "2",
+                                              "level": "Beginner", "price": huge, "position": "1"}, Course),
+        (admin_client, "/admin/courses/new", {"title": "Kubernetes für alle", "slug": "k8s-alle", "duration_days": "2",
+                                              "level": "Beginner", "price": "10", "position": huge}, Course),
+        (admin_client, f"/admin/courses/{course.id}", {"title": course.title, "slug": course.slug, "duration_days": huge,
+                                                       "level": "Beginner"}, Course),
+        (admin_client, "/admin/services/new", {"title": "Réseaux", "slug": "reseaux", "cta": "contact", "position": huge},
+         Service),
+        (admin_client, "/admin/sessions/new", {"course_id": str(course.id), "starts_at": "2031-03-02T09:00",
+                                               "ends_at": "2031-03-02T17:00", "timezone": "Europe/Paris", "mode": "online",
+                                               "capacity": huge}, TrainingSession),
+        (client, f"/training/sessions/{session.id}/book", {"name": "Zoë", "email": "zoe@example.com", "seats": huge,
+                                                          "consent": "y", "action": "book",
+                                                          "form_token": issue_form_token("booking")}, None),
+        (client, f"/training/{course.slug}", {"private-name": "Bo", "private-email": "bo@example.com",
+                                              "private-preferred_dates": "March", "private-attendees": huge,
+                                              "private-training_format": "online", "private-consent": "y",
+                                              "private-form_token": issue_form_token("private_training")}, Enquiry),
+    ]
+    for who, url, data, model in posts:
+        before = db.session.scalar(db.select(db.func.count()).select_from(model)) if model else None
+        response = who.post(url, data=data)
+        assert response.status_code == 422, f"{url} {data}: {response.status_code}"
+        assert 'class="field-error"' in response.text or "error" in response.text.lower()
+        if model:
+            db.session.rollback()
+            assert db.session.scalar(db.select(db.func.count()).select_from(model)) == before, url
+
+
+@pytest.mark.parametrize("page", ["99999999999999999999", "-99999999999999999999", "1e20", "2147483648", "0x10"])
+def test_a_huge_page_number_is_an_empty_page_or_404_never_a_500(admin_client, client, page):
+    for who, url in ((admin_client, "/admin/enquiries"), (admin_client, "/admin/audit"), (admin_client, "/admin/outbox"),
+                     (admin_client, "/admin/comments"), (admin_client, "/admin/sessions"), (client, "/blog")):
+        response = who.get(f"{url}?page={page}")
+        assert response.status_code in (200, 404), f"{url}?page={page}: {response.status_code}"
 
 
 # --- rate limits --------------------------------------------------------------------------------

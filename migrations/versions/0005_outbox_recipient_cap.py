@@ -1,7 +1,7 @@
 """outbox: recipient_key for the per-recipient cap on automatic mail (and the `skipped` status, a plain string)
 
-Revision ID: 0003_outbox_cap
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-02 00:00:00
 
 """
@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0003_outbox_cap'
-down_revision = '0002'
+revision = '0005'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
