@@ -80,7 +80,9 @@ def test_crlf_in_the_name_adds_no_header_or_recipient(mail_app, smtp_server):
         assert "victim@example.net" not in mail.envelope_to
         assert len(mail["To"].addresses) == 1
     notification = by_recipient(smtp_server)[mail_app.config["CONSULTANT_EMAIL"]]
-    assert notification["Reply-To"].addresses[0].display_name == "Eve Bcc: victim@example.net X-Injected: yes"
+    # split(): Python's address parser keeps the folding space between two encoded words.
+    shown = notification["Reply-To"].addresses[0].display_name.split()
+    assert shown == "Eve Bcc: victim@example.net X-Injected: yes".split()
     assert "\n" not in str(notification["Subject"])
 
 
