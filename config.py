@@ -124,7 +124,7 @@ class BaseConfig:
         self.SPAM_MIN_SECONDS = env_int("SPAM_MIN_SECONDS", 3)
         # Seat hoarding: a pending booking the consultant has not confirmed lapses after this long.
         self.PENDING_BOOKING_HOURS = env_int("PENDING_BOOKING_HOURS", 72)
-        # A client's own move/cancel notices wait this long in the outbox, so rapid changes send one email.
+        # A client's "moved" notices wait this long in the outbox; a later move or cancel replaces them (one email).
         self.BOOKING_CHANGE_MAIL_HOLD_SECONDS = env_int("BOOKING_CHANGE_MAIL_HOLD_SECONDS", 120)
         # Outbox: a background thread delivers in the one-process default;
         # production runs `flask outbox deliver --loop` workers instead.

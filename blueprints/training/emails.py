@@ -1,6 +1,6 @@
 """The emails a booking's changes queue: to the client (with the calendar invite when there is one) and to the consultant.
 
-A client's own changes (moving, cancelling) are held in the outbox for BOOKING_CHANGE_MAIL_HOLD_SECONDS
+A client's own moves are held in the outbox for BOOKING_CHANGE_MAIL_HOLD_SECONDS
 and a later change replaces what is still held, so a booking moved back and forth sends one email about
 where it ended up, not one per click (issue #14: 12 "moved" emails in half a second).
 """
