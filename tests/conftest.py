@@ -213,13 +213,19 @@ def test_context(request):
             if name != "app":
                 break  # a test's own app fixture wins over the plain one it may also use
     if target is None:
-        yield
         return
     from extensions import db
 
-    with target.app_context():
-        yield
+    context = target.app_context()
+    context.push()
+
+    def leave():
+        # Registered after the app fixture's setup, so it runs before the app's teardown: the test's
+        # own transaction must end before the tables are emptied (PostgreSQL's TRUNCATE waits for it).
         db.session.remove()
+        context.pop()
+
+    request.addfinalizer(leave)
 
 
 @pytest.fixture

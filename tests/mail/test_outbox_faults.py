@@ -144,7 +144,13 @@ def test_a_four_second_database_blip_is_ridden_out_in_the_same_pass(mail_app, sm
     assert took < 15, f"the pass took {took:.1f} s"
 
 
-def test_attempts_count_the_successful_try_too(mail_app, smtp_server, admin_client):
+def test_attempts_count_the_successful_try_too(mail_app, smtp_server):
+    from tests.factories import make_admin
+
+    make_admin(email="consultant@example.com", password="correct horse battery staple")
+    admin_client = mail_app.test_client()  # one app: a second one on the same database would wait on this one
+    assert admin_client.post("/admin/login", data={"email": "consultant@example.com",
+                                                   "password": "correct horse battery staple"}).status_code == 303
     smtp_server.handler.refuse = True
     row = queue_row(subject="Sent on the second try")
     mailer.deliver_pending()
