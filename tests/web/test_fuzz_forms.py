@@ -5,7 +5,7 @@ is whatever <form> on a public or admin page posts to it (fields, maxlength, req
 options from the HTML). For each, hypothesis sends arbitrary text (control characters,
 very long strings, non-BMP characters, HTML/SQL fragments, CR/LF, RFC 2047 encoded words
 hiding CR/LF), missing and repeated
-fields and wrong types, and checks:
+fields and wrong types, from IPv4 and IPv6 clients (public forms), and checks:
 - never a 500;
 - a submission the form's own HTML says is invalid (a required field empty, a value over
   maxlength, an option not offered) stores no row;
@@ -258,6 +258,16 @@ def submissions(draw, form: Form, seq: int):
     return pairs
 
 
+# Where a public submission comes from: IPv4, IPv6 (a rate limit counts its /64), IPv4-mapped IPv6
+# from a dual-stack socket, a link-local address with a zone id, and what a misconfigured proxy may pass.
+client_addresses = st.one_of(
+    st.ip_addresses(v=4).map(str),
+    st.ip_addresses(v=6).map(str),
+    st.ip_addresses(v=4).map(lambda ip: f"::ffff:{ip}"),
+    st.sampled_from(["::1", "fe80::1%eth0", "2001:db8::1", "2001:db8:0:0:ffff::1", "unknown", ""]),
+)
+
+
 def clearly_invalid(form: Form, pairs: list[tuple[str, str]]) -> str | None:
     """Why the form's own HTML says this submission cannot be valid, or None."""
     first: dict[str, str] = {}
@@ -354,8 +364,10 @@ def test_fuzz_every_form(app, fuzz_world, endpoint):
         seq = next(counter)
         form = fresh_form(app, client, endpoint, page, target.form) if seq % 25 == 0 else target.form
         pairs = data.draw(submissions(form, seq))
+        # The consultant's session is bound to the address it signed in from (session_protection "strong").
+        origin = {} if admin else {"REMOTE_ADDR": data.draw(client_addresses)}
         before = row_counts()
-        response = client.post(local_path(form.action), data=encode(pairs))
+        response = client.post(local_path(form.action), data=encode(pairs), environ_base=origin)
         status = response.status_code
         response.close()
         assert status < 500, f"{endpoint} answered {status} to {pairs!r}"[:3000]
