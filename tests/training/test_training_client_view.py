@@ -203,6 +203,9 @@ def test_the_booking_page_shows_notes_price_and_place_on_the_waitlist(client, ap
     assert "place 2 on the waitlist" in words and "1 booking ahead of you" in words
     assert "place 1 on the waitlist" in text_of(client.get(f"/bookings/{first.token}").get_data(as_text=True))
     assert book(session, "Eve <script>", waitlist=True, notes="<b>bold</b>").booking.waitlist_place == 3
+    told = db.session.scalars(select(OutboxMessage.text_body).where(OutboxMessage.template == "booking_waitlisted")
+                              .order_by(OutboxMessage.id)).all()
+    assert [f"on its waitlist (place {n})." in text for n, text in enumerate(told, 1)] == [True] * 3
     assert Booking.query.filter_by(name="Ana").one().waitlist_place is None
 
 
