@@ -95,3 +95,36 @@ def test_booking_and_cancel_results_are_in_view(sized_page, live_server, width):
     main = page.locator("main").inner_text()
     assert "You cancelled this booking" in main and "already" not in main
     screenshot(page, f"book-cancel-result-{WIDTHS[width][0]}")
+
+
+def test_booking_pages_are_valid_html_and_show_the_waitlist_place(browser, live_server, vnu, width):
+    """A waitlisted booking with notes and a price, the cancel result and the request result, checked by the Nu checker."""
+    from extensions import db
+    from models import Booking
+    from tests.factories import make_booking, make_course, make_session
+
+    token = f"w{uuid.uuid4().hex}{'x' * 10}"
+    with live_server.app.app_context():
+        session = make_session(make_course(title="Réseaux SDN", price=1450, currency="EUR"), capacity=2)
+        make_booking(session, seats=2)
+        make_booking(session, status=Booking.WAITLISTED, seats=1)
+        make_booking(session, status=Booking.WAITLISTED, seats=2, name="Amaru Quispe", token=token,
+                     notes="Necesito subtítulos.\nשלום")
+        slug = session.course.slug
+        db.session.remove()
+    context = new_context(browser, live_server, width)
+    page = context.new_page()
+    response = page.goto(f"/bookings/{token}")
+    main = page.locator("main").inner_text()
+    assert "On the waitlist: place 2" in main and "EUR 2,900 (2 seats at EUR 1,450)" in main
+    assert "Necesito subtítulos." in main and "שלום" in main
+    screenshot(page, f"book-booking-waitlisted-{WIDTHS[width][0]}")
+    documents = {"waitlisted booking": response.text()}
+    documents["request sent"] = context.request.get(live_server(f"/training/{slug}/requested")).text()
+    page.goto(f"/bookings/{token}/cancel")
+    page.get_by_role("button", name="Yes, cancel my booking").click()
+    page.wait_for_url(re.compile(r"/bookings/[^/]+$"))
+    documents["cancel result"] = page.content()  # the page as shown, with its one-time message
+    context.close()
+    found = {name: errors for name, errors in vnu(documents).items() if errors}
+    assert not found, found

@@ -200,8 +200,8 @@ def test_the_booking_page_shows_notes_price_and_place_on_the_waitlist(client, ap
     assert "Végétarien, sans noix." in words and "مقعد قرب الباب" in words
     assert "Végétarien, sans noix.<br>مقعد قرب الباب" in page  # the client's line break kept, nothing else unescaped
     assert "EUR 2,400 (2 seats at EUR 1,200)" in words
-    assert "place 2 on the waitlist" in words and "1 booking ahead of you" in words
-    assert "place 1 on the waitlist" in text_of(client.get(f"/bookings/{first.token}").get_data(as_text=True))
+    assert "On the waitlist : place 2" in words and "1 booking ahead of you" in words
+    assert "On the waitlist : place 1" in text_of(client.get(f"/bookings/{first.token}").get_data(as_text=True))
     assert book(session, "Eve <script>", waitlist=True, notes="<b>bold</b>").booking.waitlist_place == 3
     told = db.session.scalars(select(OutboxMessage.text_body).where(OutboxMessage.template == "booking_waitlisted")
                               .order_by(OutboxMessage.id)).all()
