@@ -68,6 +68,18 @@ def test_private_course_request_confirmation_is_in_view(sized_page, live_server,
     screenshot(page, f"book-private-requested-{WIDTHS[width][0]}")
 
 
+def test_private_course_request_errors_are_in_view(sized_page, live_server, width):
+    page = sized_page
+    page.goto("/training/docker")
+    form = page.locator("#private form")
+    form.locator("input[name='private-name']").fill("Ada")
+    form.locator("input[name='private-email']").fill(unique_email("ada"))
+    form.locator("input[name='private-attendees']").fill("0")
+    form.get_by_role("button", name="Send the request").click()
+    page.wait_for_load_state()
+    assert_in_view(page.locator("#private #form-errors"), "the request form's error summary")
+
+
 def test_booking_form_errors_are_in_view(sized_page, live_server, width):
     page = sized_page
     page.goto("/training/docker")
