@@ -64,6 +64,8 @@ class Booking(db.Model):
     CANCELLED = "cancelled"
     WAITLISTED = "waitlisted"
     EXPIRED = "expired"  # pending too long without the consultant's answer: the seats went back
+    CLIENT = "client"  # cancelled_by
+    CONSULTANT = "consultant"
     HOLDING = (PENDING, CONFIRMED)  # statuses that hold seats
     ACTIVE = (PENDING, CONFIRMED, WAITLISTED)  # statuses a session change must tell
 
@@ -83,6 +85,11 @@ class Booking(db.Model):
     waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # waitlist order
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who cancelled: CLIENT (their booking link), CONSULTANT (the admin, or the whole session cancelled).
+    cancelled_by: Mapped[str | None] = mapped_column(String(20))
+    # The client's own actions through their link, for the consultant's session page and attendee CSV.
+    attendance_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # "yes, I am coming"
+    client_moved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # their last move to another session
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # When the booking last began to hold seats unconfirmed (booked, or given a seat from the waitlist):
     # a pending booking older than PENDING_BOOKING_HOURS lapses, so one request cannot hoard seats.
@@ -205,9 +212,15 @@ class Booking(db.Model):
     def decline(self) -> None:
         self._take("decline")
 
-    def cancel(self) -> None:
+    def cancel(self, by: str = CONSULTANT) -> None:
         self._take("cancel")
         self.cancelled_at = utcnow()
+        self.cancelled_by = by
+
+    def attend(self) -> None:
+        """The client said they are still coming (the status is unchanged)."""
+        self.check("attend")
+        self.attendance_confirmed_at = utcnow()
 
     def promote(self) -> None:
         """From the waitlist to pending (the seats are then held)."""
@@ -217,6 +230,22 @@ class Booking(db.Model):
     def expire(self) -> None:
         """Pending too long: the seats go back (blueprints/training/schedule.py expire_pending)."""
         self._take("expire")
+
+    @property
+    def price_total(self) -> int | None:
+        """What the seats cost at the course's price per seat (None: price on request)."""
+        course = self.session.course if self.session is not None else None
+        if course is None or not course.price:
+            return None
+        return course.price * self.seats
+
+    @property
+    def waitlist_place(self) -> int | None:
+        """1 for the next waitlisted booking to be offered freed seats, 2 for the one after, …; None unless waitlisted."""
+        if self.status != self.WAITLISTED or self.session is None:
+            return None
+        order = [waiting.id for waiting in self.session.waitlist()]
+        return order.index(self.id) + 1 if self.id in order else None
 
     # --- self-service token -------------------------------------------------------------------
 

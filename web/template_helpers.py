@@ -11,12 +11,29 @@ def in_zone(value: datetime, zone: str) -> datetime:
     return value.astimezone(ZoneInfo(zone))
 
 
+def zone_label(local: datetime) -> str:
+    """The zone of a local time, said once with its offset: 'GMT (UTC+00:00)', or 'UTC'.
+
+    Zones without a real abbreviation (tzdata writes '-03' for São Paulo, '+1030' for Lord Howe)
+    are named by their IANA name instead, so the offset is never printed twice.
+    """
+    offset = local.utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    utc = f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+    abbreviation = local.tzname() or ""
+    key = getattr(local.tzinfo, "key", None) or abbreviation
+    if minutes == 0 and key in ("UTC", "Etc/UTC", "Z"):
+        return "UTC"
+    if abbreviation.isalpha() and abbreviation != "UTC":
+        return f"{abbreviation} ({utc})"
+    return f"({key}, {utc})"
+
+
 def format_datetime(value: datetime, zone: str = "UTC") -> str:
-    """'Tue 3 March 2026, 09:00 CET (UTC+01:00)': the zone named, the offset explicit."""
+    """'Tue 3 March 2026, 09:00 CET (UTC+01:00)': the zone once, the offset explicit (pages, emails, .ics)."""
     local = in_zone(value, zone)
-    offset = local.strftime("%z")
-    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
-    return f"{local:%a} {local.day} {local:%B %Y, %H:%M} {local.tzname()} ({offset})"
+    return f"{local:%a} {local.day} {local:%B %Y, %H:%M} {zone_label(local)}"
 
 
 def format_date(value: datetime, zone: str = "UTC") -> str:

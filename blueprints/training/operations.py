@@ -21,6 +21,7 @@ from blueprints.training.emails import invite, mail_client, mail_consultant, wit
 from blueprints.training.links import link_token
 from extensions import db
 from models import AuditLog, Booking, TrainingSession, utcnow
+from models.audit import ClientActor
 from models.bookings import BookingError, BookingStateError, NotEnoughSeats, SessionUnavailable
 from models.transactions import begin_write, locked
 
@@ -52,6 +53,11 @@ def _lock_booking(booking: Booking | int) -> Booking:
 def audit(actor, action: str, target, **detail) -> None:
     if actor is not None:
         AuditLog.record(actor, action, target, **detail)
+
+
+def as_client(booking: Booking) -> ClientActor:
+    """The audit log's actor for what a client does through their booking link."""
+    return ClientActor(booking.id)
 
 
 # --- booking --------------------------------------------------------------------------------
@@ -99,7 +105,10 @@ def book_session(
 
 
 def promote_waitlist(session: TrainingSession) -> list[Booking]:
-    """Give freed seats to waitlisted bookings in the order they joined, each one that fits."""
+    """Give freed seats to waitlisted bookings in the order they joined, each one that fits.
+
+    The emails are queued after every promotion is flushed, so each one counts the seats left as they now are.
+    """
     if not session.is_open():
         return []
     promoted = []
@@ -111,8 +120,10 @@ def promote_waitlist(session: TrainingSession) -> list[Booking]:
             waiting.promote()
             left -= waiting.seats
             promoted.append(waiting)
-            mail_client("booking_promoted", waiting)
-            mail_consultant("booking_new", waiting, promoted=True)
+    db.session.flush()
+    for waiting in promoted:
+        mail_client("booking_promoted", waiting)
+        mail_consultant("booking_new", waiting, promoted=True)
     db.session.flush()
     return promoted
 
@@ -141,11 +152,13 @@ def decline_booking(booking: Booking, actor, message: str = "") -> Booking:
 def cancel_booking(booking: Booking, actor=None, message: str = "") -> Booking:
     """pending/confirmed/waitlisted -> cancelled, by the consultant (actor) or the client (actor None).
 
-    A confirmed booking's calendar entry is withdrawn with METHOD:CANCEL; freed seats go to the waitlist.
+    A confirmed booking's calendar entry is withdrawn with METHOD:CANCEL; freed seats go to the waitlist
+    before the consultant is told, so their email counts the seats as they end up and names who got them.
     """
     booking = _lock_booking(booking)
+    by_client = actor is None
     was_confirmed = booking.status == Booking.CONFIRMED
-    booking.cancel()
+    booking.cancel(Booking.CLIENT if by_client else Booking.CONSULTANT)
     # A move notice still held in the outbox is moot now: the cancellation is the one email about it.
     withdraw_held(booking)
     booking.moved_from_session_id = booking.moved_from_status = None
@@ -155,11 +168,11 @@ def cancel_booking(booking: Booking, actor=None, message: str = "") -> Booking:
         booking.ics_sequence += 1
         attachments = invite(booking, cancel=True)
     mail_client("booking_cancelled", booking, attachments=attachments, message=message.strip(),
-                by_client=actor is None)
-    if actor is None:
-        mail_consultant("booking_client_changed", booking, change="cancelled")
-    audit(actor, "booking.cancel", booking, note=message.strip())
-    promote_waitlist(booking.session)
+                by_client=by_client)
+    AuditLog.record(as_client(booking) if by_client else actor, "booking.cancel", booking, note=message.strip())
+    promoted = promote_waitlist(booking.session)
+    if by_client:
+        mail_consultant("booking_client_changed", booking, change="cancelled", promoted=promoted)
     return booking
 
 
@@ -204,10 +217,14 @@ def move_booking(booking: Booking, target_session_id: int, now: datetime | None 
         booking.promote()
     booking.session = target
     booking.reminder_sent_at = None
+    booking.client_moved_at = now
     attachments = None
     if booking.status == Booking.CONFIRMED:
         booking.ics_sequence += 1  # same UID, later SEQUENCE: the calendar entry moves
     db.session.flush()
+    AuditLog.record(as_client(booking), "booking.move", booking, from_session=old_session.id, to_session=target.id)
+    # Freed seats go to the old session's waitlist first, so the consultant's email counts seats as they end up.
+    promoted = promote_waitlist(old_session) if was_holding else []
     if booking.session_id == origin_id and booking.status == origin_status:
         # Back where the client last heard it was: nothing to tell anyone.
         booking.moved_from_session_id = booking.moved_from_status = None
@@ -217,9 +234,8 @@ def move_booking(booking: Booking, target_session_id: int, now: datetime | None 
         if booking.status == Booking.CONFIRMED:
             attachments = invite(booking)
         mail_client("booking_moved", booking, attachments=attachments, old_session=origin, hold=True)
-        mail_consultant("booking_client_changed", booking, change="moved", old_session=origin, hold=True)
-    if was_holding:
-        promote_waitlist(old_session)
+        mail_consultant("booking_client_changed", booking, change="moved", old_session=origin, hold=True,
+                        left_session=old_session, left_seats_left=old_session.seats_left, promoted=promoted)
     db.session.flush()
     return booking
 
@@ -227,7 +243,7 @@ def move_booking(booking: Booking, target_session_id: int, now: datetime | None 
 def confirm_attendance(booking: Booking) -> Booking:
     """The client answered a reminder: still coming. Recorded for the consultant; the booking is unchanged."""
     booking = _lock_booking(booking)
-    booking.check("attend")
-    AuditLog.record(None, "booking.attendance_confirmed", booking, by="client")
+    booking.attend()
+    AuditLog.record(as_client(booking), "booking.attendance_confirmed", booking)
     db.session.flush()
     return booking

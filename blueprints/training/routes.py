@@ -58,15 +58,20 @@ def course(slug: str):
                 preferred_dates=" ".join(form.preferred_dates.data.split()), attendees=form.attendees.data,
                 training_format=form.training_format.data, spam_reason=spam_reason(form, PRIVATE_FORM),
             )
-            # A trapped submission sees the same answer, so a bot learns nothing.
-            return (url_for("training.course", slug=slug, _anchor="private"),
-                    "Thank you: your request for a private course was sent. You will get an email "
-                    "confirming it, and a reply within two working days.")
+            # A trapped submission sees the same answer, so a bot learns nothing. The answer is a page of
+            # its own, not a message at the top of the long course page, above the form the eye is on.
+            return url_for("training.private_requested", slug=slug, _anchor="request-sent"), None
 
         return submit_once(form, PRIVATE_FORM, request_course)
     sessions = _sessions_with_seats(TrainingSession.upcoming().where(TrainingSession.course_id == item.id))
     status = 422 if form.errors else 200
     return render_template("training/course.html", course=item, sessions=sessions, form=form), status
+
+
+@bp.get("/training/<slug>/requested")
+def private_requested(slug: str):
+    """Where a private-course request leads: its confirmation and what happens next."""
+    return render_template("training/private_requested.html", course=_published_course(slug))
 
 
 @bp.route("/training/sessions/<int:session_id>/book", methods=["GET", "POST"])
