@@ -65,7 +65,7 @@ def comment(slug: str):
         ops.submit_comment(item, name=form.name.data, email=form.email.data, body=form.body.data,
                            spam_reason=spam.spam_reason(form, COMMENT_FORM))
         # A trapped bot gets the same answer as a person.
-        return (url_for("blog.post", slug=item.slug, _anchor="comments"),
+        return (url_for("blog.post", slug=item.slug, _anchor="comment-result"),
                 "Thank you for your comment. It will appear here once it has been approved.")
 
     return spam.submit_once(form, COMMENT_FORM, send)  # a double click posts one comment
