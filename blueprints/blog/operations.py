@@ -195,7 +195,9 @@ def set_post_tags(post: Post, names: list[str]) -> None:
     tags = []
     for name in names:
         slug = slugify(name)
-        tag = db.session.scalar(select(Tag).where(Tag.slug == slug))
+        # By name too: a tag made before accents were transliterated keeps its old slug ("Ärger" -> "rger").
+        tag = db.session.scalar(select(Tag).where(Tag.slug == slug)) or db.session.scalar(
+            select(Tag).where(Tag.name == name).order_by(Tag.id).limit(1))
         if tag is None:
             tag = Tag(slug=slug, name=name)
             db.session.add(tag)

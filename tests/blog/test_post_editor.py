@@ -86,3 +86,22 @@ def test_view_on_the_site_for_a_published_post_and_a_private_preview_of_a_draft(
     assert 'name="robots" content="noindex' in preview.text
     assert client.get(f"/admin/posts/{draft.id}/preview").status_code in (302, 303)
     assert client.get("/blog/not-yet").status_code == 404
+
+
+def test_tags_get_transliterated_slugs_and_an_older_tag_is_reused(admin_client, db_session):
+    from models import Tag
+
+    db_session.add(Tag(slug="rger", name="Ärger"))  # as the editor made it before accents were transliterated
+    db_session.commit()
+    admin_client.post("/admin/posts/new", data={**BASE, "tags": "Ärger, Überläufe"})
+    assert sorted((t.slug, t.name) for t in saved(db_session).tags) == [("rger", "Ärger"), ("uberlaufe", "Überläufe")]
+
+
+def test_an_unknown_zone_stops_the_app_at_start(monkeypatch, tmp_path):
+    from config import ConfigError, load_settings
+
+    monkeypatch.setenv("SITE_TIMEZONE", "Europe/Londn")
+    with pytest.raises(ConfigError, match="SITE_TIMEZONE"):
+        load_settings(tmp_path, "testing")
+    monkeypatch.setenv("SITE_TIMEZONE", "Asia/Kolkata")
+    assert load_settings(tmp_path, "testing")["SITE_TIMEZONE"] == "Asia/Kolkata"
