@@ -239,3 +239,33 @@ def test_screenshots_of_the_post_editor_and_the_outbox(admin_page, live_server, 
     assert page.get_by_role("button", name="Send now").is_visible()
     assert_no_sideways_scroll(page)
     screenshot(page, f"shell-outbox-message-{width}")
+
+
+def test_the_changed_pages_are_valid_html(browser, live_server, vnu):
+    context = new_context(browser, live_server)
+    page = context.new_page()
+    log_in(page, live_server)
+
+    def fixtures(db):
+        from models import OutboxMessage, Post
+
+        draft = Post(slug=f"vorschau-{uuid.uuid4().hex[:6]}", title="Vorschau: Ärger mit Überläufen", status=Post.DRAFT,
+                     body="## Einleitung\n\nText mit **Fettdruck**.")
+        message = OutboxMessage(message_id=f"<valid-{uuid.uuid4().hex}@localhost>", template="test", to_addr="a@example.com",
+                                subject="Gültig?", text_body="Text", attachments=[], attempts=1,
+                                last_error="TimeoutError: timed out", related="comment:1")
+        db.session.add_all([draft, message])
+        db.session.commit()
+        return draft.id, message.id
+
+    post_id, message_id = in_app(live_server, fixtures)
+    paths = [f"/admin/posts/{post_id}", f"/admin/posts/{post_id}/preview", "/admin/posts/new", "/admin/outbox",
+             f"/admin/outbox/{message_id}", "/admin/", "/", ARTICLE]
+    documents = {}
+    for path in paths:
+        response = context.request.get(live_server(path))
+        assert response.status == 200, path
+        documents[path] = response.text()
+    context.close()
+    errors = {path: found for path, found in vnu(documents).items() if found}
+    assert not errors, errors
