@@ -59,6 +59,15 @@ def default_site_url() -> str:
     return f"http://{host}:{port}"
 
 
+def site_timezone(value: str | None) -> str:
+    from zoneinfo import available_timezones
+
+    zone = (value or "").strip() or "Europe/London"
+    if zone not in available_timezones():
+        raise ConfigError(f"Portico refuses to start: SITE_TIMEZONE={zone!r} is not an IANA time zone (e.g. Europe/Berlin).")
+    return zone
+
+
 class BaseConfig:
     APP_ENV = "production"
     DEBUG = False
@@ -84,6 +93,8 @@ class BaseConfig:
         self.CONSULTANT_NAME = env("CONSULTANT_NAME") or "Linus Tribe"
         self.SITE_NAME = env("SITE_NAME") or "Portico"
         self.SITE_URL = (env("SITE_URL") or default_site_url()).rstrip("/")
+        # The consultant's own zone: the post editor takes and shows publish times in it.
+        self.SITE_TIMEZONE = site_timezone(env("SITE_TIMEZONE"))
 
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI") or "memory://"
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)

@@ -195,6 +195,18 @@ class OutboxMessage(db.Model):
         self.next_attempt_at = now or utcnow()
         return True
 
+    @property
+    def can_send_now(self) -> bool:
+        """Waiting for its first try or a retry: the admin may bring that try forward."""
+        return self.status == self.PENDING
+
+    def send_now(self, now: datetime | None = None) -> bool:
+        """Admin: make a waiting message due at once (its attempts so far still count). False if it is not waiting."""
+        if not self.can_send_now:
+            return False
+        self.next_attempt_at = now or utcnow()
+        return True
+
     @classmethod
     def automatic_since(cls, session: Session, recipient_key: str, since: datetime) -> int:
         """How many automatic messages to this recipient were queued (not skipped) since `since`."""

@@ -43,7 +43,7 @@ DROPPED_WITH_CONTENT = {"script", "style", "iframe", "object", "embed", "noscrip
 ANCHOR_LEVELS = range(2, 7)
 TOC_LEVELS = (2, 3)
 # Ids the page around the article uses; a heading never takes one of them.
-RESERVED_IDS = {"main", "content", "comments", "comment-form", "toc", "toc-heading", "post-meta", "form-errors"}
+RESERVED_IDS = {"main", "content", "comments", "comment-form", "comment-result", "comment-form-heading", "comments-heading", "toc", "toc-heading", "post-meta", "form-errors"}
 WORDS_PER_MINUTE = 200
 
 # The CSS class wrapping highlighted code; the theme in static/css/site.css targets it.

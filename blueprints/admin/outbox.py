@@ -1,14 +1,16 @@
-"""The mail outbox: every message, retry a failed one."""
+"""The mail outbox: every message, what became of it in words, retry a failed one, send a waiting one now."""
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+import re
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
 
 from blueprints.admin import bp, paginate
 from blueprints.admin.forms import OutboxFilterForm, RetryForm
 from extensions import db
-from models import AuditLog, OutboxMessage
+from models import AuditLog, Booking, Comment, Enquiry, OutboxMessage
 
 PER_PAGE = 50
 STATUSES = OutboxMessage.STATUSES
@@ -25,22 +27,13 @@ def outbox():
     counts = dict(db.session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
     filters = {"status": status} if status else {}
     return render_template("admin/outbox.html", form=form, results=results, counts=counts, statuses=STATUSES,
-                           filters=filters)
-
-
-def related_url(message: OutboxMessage) -> str | None:
-    """The admin page of what the message is about ("enquiry:7"), when there is one."""
-    kind, _, related_id = (message.related or "").partition(":")
-    if kind == "enquiry" and related_id.isdecimal():
-        return url_for("admin.enquiry", enquiry_id=int(related_id))
-    return None
+                           filters=filters, **_helpers())
 
 
 @bp.get("/outbox/<int:message_id>")
 def outbox_message(message_id: int):
     message = db.get_or_404(OutboxMessage, message_id)
-    return render_template("admin/outbox_message.html", message=message, retry_form=RetryForm(),
-                           related_url=related_url(message))
+    return render_template("admin/outbox_message.html", message=message, retry_form=RetryForm(), **_helpers())
 
 
 @bp.post("/outbox/<int:message_id>/retry")
@@ -58,3 +51,119 @@ def outbox_retry(message_id: int):
         db.session.commit()
         flash("Queued again: it goes out with the next delivery.", "success")
     return redirect(url_for("admin.outbox_message", message_id=message.id), code=303)
+
+
+@bp.post("/outbox/<int:message_id>/send-now")
+def outbox_send_now(message_id: int):
+    message = db.get_or_404(OutboxMessage, message_id)
+    if not RetryForm().validate_on_submit():  # only the CSRF token
+        abort(400)
+    if not message.send_now():
+        flash(f"Only a waiting message can be sent now; this one is {message.status}. Nothing was changed.", "warning")
+    else:
+        AuditLog.record(current_user, "outbox.send_now", message, to=message.to_addr, subject=message.subject,
+                        attempts=message.attempts)
+        db.session.commit()
+        _wake_delivery()
+        flash("It goes out now, without waiting for its next try; this page shows how it went once you reload it.",
+              "success")
+    return redirect(url_for("admin.outbox_message", message_id=message.id), code=303)
+
+
+def _wake_delivery() -> None:
+    """The one-process default's delivery thread sleeps until the next due message: wake it (workers poll)."""
+    from mail.thread import ensure_thread
+
+    thread = ensure_thread(current_app._get_current_object())
+    if thread is not None:
+        thread.wake()
+
+
+# --- what the pages say -------------------------------------------------------------------------
+
+def _helpers() -> dict:
+    return {"related_link": related_link, "delivery_summary": delivery_summary, "failure_reason": failure_reason}
+
+
+def related_link(message: OutboxMessage) -> tuple[str, str | None]:
+    """What the message is about, in words, and its admin page: ("Enquiry #7", "/admin/enquiries/7")."""
+    kind, _, related_id = (message.related or "").partition(":")
+    if not related_id.isdecimal():
+        return message.related or "", None
+    number = int(related_id)
+    url = None
+    if kind == "enquiry" and db.session.get(Enquiry, number) is not None:
+        url = url_for("admin.enquiry", enquiry_id=number)
+    elif kind == "booking" and (booking := db.session.get(Booking, number)) is not None:
+        url = url_for("admin.session", session_id=booking.session_id, _anchor=f"booking-{number}")
+    elif kind == "comment" and (comment := db.session.get(Comment, number)) is not None:
+        url = url_for("admin.comments", status=comment.status, _anchor=f"comment-{number}")
+    return f"{kind.capitalize()} #{number}", url
+
+
+def ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def delivery_summary(message: OutboxMessage) -> str:
+    """Its attempts in words: every try counts, the successful one included."""
+    n = message.attempts or 0
+    tries = f"{n} attempt{'' if n == 1 else 's'}"
+    if message.status == OutboxMessage.SENT:
+        return f"Sent on the {ordinal(n)} attempt" if n else "Sent"
+    if message.status == OutboxMessage.FAILED:
+        return f"Gave up after {tries}"
+    if message.status == OutboxMessage.SENDING:
+        return f"Being delivered now ({ordinal(n + 1)} attempt)"
+    if message.status == OutboxMessage.SKIPPED:
+        return "Not sent"
+    if n == 0:
+        return "Waiting for its first attempt"
+    limit = current_app.config.get("OUTBOX_MAX_ATTEMPTS", 8)
+    return f"{tries} of {limit} failed; tried again automatically"
+
+
+# The server's own words in a recorded error: "(550, b'5.1.1 Mailbox does not exist')" or "451 4.3.0 …".
+_SMTP_REPLY = re.compile(r"""\((\d{3}),\s*b?(['"])(.*?)\2""", re.S)
+_BARE_REPLY = re.compile(r"(?:^|:\s)([245]\d\d)[ -](.+)$", re.S)
+
+# (pattern in the recorded error, what it means), first match wins; the SMTP replies come after these.
+_KNOWN = [
+    (re.compile(r"SMTPAuthenticationError", re.I),
+     "The mail server refused the user name or password (check MAIL_USERNAME and MAIL_PASSWORD). It is tried again."),
+    (re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError|SSLCert|\bSSL\b|\bTLS\b|STARTTLS", re.I),
+     "The secure (TLS) connection to the mail server failed: its certificate was not trusted, or it does not offer "
+     "TLS as MAIL_USE_TLS / MAIL_USE_SSL expect. It is tried again."),
+    (re.compile(r"ConnectionRefused|Connection refused", re.I),
+     "The mail server refused the connection: nothing answered at MAIL_SERVER and MAIL_PORT (is it down?). "
+     "It is tried again."),
+    (re.compile(r"Timeout|timed out", re.I),
+     "The mail server did not answer in time. It is tried again."),
+    (re.compile(r"gaierror|Name or service not known|nodename nor servname|Temporary failure in name resolution", re.I),
+     "The mail server's name could not be found (check MAIL_SERVER). It is tried again."),
+    (re.compile(r"SMTPServerDisconnected|Connection unexpectedly closed|ConnectionReset|Broken pipe", re.I),
+     "The mail server closed the connection before the message was accepted. It is tried again."),
+    (re.compile(r"^delivery interrupted", re.I),
+     "The delivery was interrupted: the sending process stopped before it finished. It is tried again."),
+]
+
+
+def failure_reason(error: str | None) -> str:
+    """The recorded delivery error in plain words (the raw text stays available beside it)."""
+    if not error:
+        return ""
+    for pattern, words in _KNOWN:
+        if pattern.search(error):
+            return words
+    reply = _SMTP_REPLY.search(error) or _BARE_REPLY.search(error.strip())
+    if reply is not None:
+        code = int(reply.group(1))
+        text = " ".join((reply.group(3) if reply.re is _SMTP_REPLY else reply.group(2)).split())
+        if 500 <= code < 600:
+            return f"The mail server refused the message ({code}): {text}. It is not tried again."
+        if 400 <= code < 500:
+            return f"The mail server asked to try again later ({code}): {text}."
+    if "NonASCII" in error or "SMTPUTF8" in error:
+        return "The address has letters outside ASCII and the mail server cannot take them."
+    return error.splitlines()[0][:300]

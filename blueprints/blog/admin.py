@@ -1,14 +1,13 @@
 """The blog's admin screens: the post editor (draft, schedule, preview, publish) and comment moderation."""
 from __future__ import annotations
 
-from datetime import UTC
-
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from blueprints.admin import bp, paginate
 from blueprints.blog import operations as ops
 from blueprints.blog.forms import ModerationForm, PostActionForm, PostForm
+from blueprints.blog.routes import render_post
 from extensions import db
 from models import AuditLog, Comment, Post, utcnow
 from models.base import slug_taken
@@ -52,13 +51,14 @@ def moderate_comment(comment_id: int, action: str):
 @bp.route("/posts/<int:post_id>", methods=["GET", "POST"], endpoint="post_edit")
 def post_edit(post_id: int | None = None):
     post = db.get_or_404(Post, post_id) if post_id is not None else None
-    form = PostForm(obj=post)
-    if request.method == "GET" and post is not None:
-        form.tags.data = ", ".join(t.name for t in post.tags)
-        form.published_at.data = post.published_at.astimezone(UTC).replace(tzinfo=None) if post.published_at else None
+    form = PostForm(post=post, zone=current_app.config["SITE_TIMEZONE"])
     preview = None
+    if form.is_submitted() and not form.slug.data and form.title.data:
+        form.slug.data = ops.propose_slug(form.title.data, post_id)  # shown in the field, so the consultant sees it
     if form.validate_on_submit():
-        if slug_taken(Post, form.slug.data, post_id):
+        if not form.slug.data:
+            form.slug.errors.append("Enter a slug: none could be made from the title (letters a–z, digits, hyphens).")
+        elif slug_taken(Post, form.slug.data, post_id):
             form.slug.errors.append("Another post already uses this slug.")
         elif request.form.get("action") == "preview":
             preview = ops.render_preview(form.body.data)
@@ -69,17 +69,23 @@ def post_edit(post_id: int | None = None):
                 db.session.add(post)
             post.title, post.slug, post.summary = form.title.data, form.slug.data, form.summary.data or ""
             post.body = form.body.data or ""
-            when = form.published_at.data
-            post.set_status(form.status.data, when.replace(tzinfo=UTC) if when else None)
+            post.set_status(form.status.data, form.publish_time())
             ops.set_post_tags(post, form.tag_names())
             db.session.flush()
             AuditLog.record(current_user, "post.create" if created else "post.update", post, status=post.status)
             db.session.commit()
-            flash(f"Post saved ({post.state()}).", "success")
+            flash(f"Post saved ({post.state()}) at /blog/{post.slug}.", "success")
             return redirect(url_for("admin.post_edit", post_id=post.id), code=303)
     status = 422 if request.method == "POST" and preview is None else 200
     return render_template("admin/post_form.html", form=form, post=post, preview=preview,
-                           now=utcnow()), status
+                           now=utcnow(), zone=form.zone), status
+
+
+@bp.get("/posts/<int:post_id>/preview")
+def post_preview(post_id: int):
+    """The article as its page will show it, for the consultant only: a draft or a scheduled post too."""
+    post = db.get_or_404(Post, post_id)
+    return render_post(post, preview=True)
 
 
 @bp.post("/posts/<int:post_id>/<action>")

@@ -12,10 +12,10 @@ from wtforms import (
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from blueprints.blog.operations import COMMENT_MAX_CHARS, COMMENT_MIN_CHARS
-from blueprints.forms import DATETIME_FORMATS, SLUG, options, visible_name
+from blueprints.forms import DATETIME_FORMATS, SLUG, local_to_utc, options, utc_to_local, visible_name
 from models import Post
 from web.spam import SpamTrapFields
 
@@ -44,14 +44,34 @@ class CommentForm(FlaskForm, SpamTrapFields):
 # --- admin ---------------------------------------------------------------------------------
 
 class PostForm(FlaskForm):
+    """The editor; publish times are wall-clock times in `zone` (the consultant's, SITE_TIMEZONE)."""
+
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
-    slug = StringField("Slug", validators=[DataRequired(), Length(max=120), SLUG])
+    # Left empty, the editor makes one from the title (operations.propose_slug).
+    slug = StringField("Slug", validators=[Optional(), Length(max=120), SLUG])
     summary = StringField("Summary", validators=[Optional(), Length(max=300)])
     body = TextAreaField("Body (Markdown)", validators=[Optional(), Length(max=200000)], render_kw={"rows": 20})
     tags = StringField("Tags (comma-separated)", validators=[Optional(), Length(max=500)])
     status = SelectField("Status", choices=options([(Post.DRAFT, "Draft"), (Post.PUBLISHED, "Published")]))
-    published_at = DateTimeLocalField("Publish at (UTC; a future time schedules it)", format=DATETIME_FORMATS,
-                                      validators=[Optional()])
+    published_at = DateTimeLocalField("Publish at", format=DATETIME_FORMATS, validators=[Optional()])
+
+    def __init__(self, *args, zone: str, post: Post | None = None, **kwargs) -> None:
+        super().__init__(*args, obj=post, **kwargs)
+        self.zone = zone
+        self.published_at.label.text = f"Publish at ({zone} time)"
+        if not self.is_submitted() and post is not None:
+            self.tags.data = ", ".join(t.name for t in post.tags)
+            self.published_at.data = utc_to_local(post.published_at, zone)
+
+    def validate_published_at(self, field) -> None:
+        # A time inside the spring-forward gap (01:30 on the last Sunday of March in London) never happens.
+        if field.data is not None and utc_to_local(local_to_utc(field.data, self.zone), self.zone) != field.data:
+            raise ValidationError(f"{field.data:%H:%M} does not exist on {field.data:%-d %B %Y} in {self.zone}: "
+                                  "the clocks go forward then. Choose another time.")
+
+    def publish_time(self):
+        """The entered time as a UTC instant, or None when left empty (publishing then means now)."""
+        return local_to_utc(self.published_at.data, self.zone) if self.published_at.data else None
 
     def tag_names(self) -> list[str]:
         seen: dict[str, str] = {}

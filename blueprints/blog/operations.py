@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from flask import current_app
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 
 from extensions import db
 from models import AuditLog, Comment, Course, Post, Tag, post_tags
-from models.base import utcnow
+from models.base import slug_taken, utcnow
 
 PER_PAGE = 10
 
@@ -170,15 +171,33 @@ def comment_counts() -> dict[str, int]:
 
 # --- the editor (admin) ---------------------------------------------------------------------
 
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "tag"
+# Letters Unicode does not decompose into a base letter and an accent.
+_LETTERS = str.maketrans({"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "ı": "i"})
+
+
+def slugify(text: str, max_length: int = 60, fallback: str = "tag") -> str:
+    """'Virtualisierung für Einsteiger' -> 'virtualisierung-fur-einsteiger': accents dropped, not the letters."""
+    plain = unicodedata.normalize("NFKD", text.lower().translate(_LETTERS)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", plain).strip("-")[:max_length].strip("-") or fallback
+
+
+def propose_slug(title: str, post_id: int | None) -> str:
+    """A free slug made from the title ('' when the title has no Latin letters or digits to make one from)."""
+    base = slugify(title or "", max_length=110, fallback="")
+    slug, n = base, 1
+    while slug and slug_taken(Post, slug, post_id):
+        n += 1
+        slug = f"{base}-{n}"
+    return slug
 
 
 def set_post_tags(post: Post, names: list[str]) -> None:
     tags = []
     for name in names:
         slug = slugify(name)
-        tag = db.session.scalar(select(Tag).where(Tag.slug == slug))
+        # By name too: a tag made before accents were transliterated keeps its old slug ("Ärger" -> "rger").
+        tag = db.session.scalar(select(Tag).where(Tag.slug == slug)) or db.session.scalar(
+            select(Tag).where(Tag.name == name).order_by(Tag.id).limit(1))
         if tag is None:
             tag = Tag(slug=slug, name=name)
             db.session.add(tag)

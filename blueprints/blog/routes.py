@@ -9,6 +9,7 @@ from blueprints.blog import bp
 from blueprints.blog import operations as ops
 from blueprints.blog.forms import CommentForm
 from extensions import limiter
+from models.base import utcnow
 from web import spam
 
 COMMENT_FORM = "comment"
@@ -47,7 +48,7 @@ def post(slug: str):
         abort(404)
     form = CommentForm()
     spam.arm(form, COMMENT_FORM)
-    return _render_post(item, form)
+    return render_post(item, form)
 
 
 @bp.post("/blog/<slug>/comments")
@@ -58,22 +59,26 @@ def comment(slug: str):
         abort(404)
     form = CommentForm()
     if not form.validate():
-        return _render_post(item, form), 422
+        return render_post(item, form), 422
 
     def send():
         ops.submit_comment(item, name=form.name.data, email=form.email.data, body=form.body.data,
                            spam_reason=spam.spam_reason(form, COMMENT_FORM))
         # A trapped bot gets the same answer as a person.
-        return (url_for("blog.post", slug=item.slug, _anchor="comments"),
+        return (url_for("blog.post", slug=item.slug, _anchor="comment-result"),
                 "Thank you for your comment. It will appear here once it has been approved.")
 
     return spam.submit_once(form, COMMENT_FORM, send)  # a double click posts one comment
 
 
-def _render_post(item, form: CommentForm):
+def render_post(item, form: CommentForm | None = None, *, preview: bool = False):
+    """The article page; `preview` is the consultant's view of a post the public may not see yet (no comment form)."""
+    # A draft has no publication time yet: its preview is dated now, as publishing it now would date it.
+    published = item.published_at or utcnow()
     return render_template(
         "blog/post.html", post=item, courses=ops.courses_for(item), toc=ops.toc_tree(item.toc or []),
-        structured_data=_structured_data(item), comments=ops.approved_comments(item), form=form,
+        structured_data=None if preview else _structured_data(item), comments=ops.approved_comments(item),
+        form=form, preview=preview, published=published,
     )
 
 

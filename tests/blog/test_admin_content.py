@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -44,8 +45,9 @@ def test_publish_now_and_schedule(admin_client, client, db_session):
     assert client.get("/blog/zero-downtime-upgrades").status_code == 200
 
     later = (datetime.now(UTC) + timedelta(days=3)).replace(second=0, microsecond=0)
+    london = later.astimezone(ZoneInfo("Europe/London"))  # the editor takes the consultant's wall-clock time
     response = admin_client.post(f"/admin/posts/{post.id}", data={
-        **POST, "status": "published", "published_at": later.strftime("%Y-%m-%dT%H:%M"), "action": "save"},
+        **POST, "status": "published", "published_at": london.strftime("%Y-%m-%dT%H:%M"), "action": "save"},
         follow_redirects=True)
     assert "scheduled" in response.text
     db_session.expire_all()

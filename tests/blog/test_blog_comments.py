@@ -55,7 +55,11 @@ def test_a_real_comment_is_stored_pending_invisible_and_the_consultant_is_told(c
     post = make_post(title="Swarm notes")
     response = post_comment(client, post)
     assert response.status_code == 303
-    assert response.headers["Location"].endswith(f"/blog/{post.slug}#comments")
+    # Back at the comment form's place, where its confirmation is shown (not at the top of a long article).
+    assert response.headers["Location"].endswith(f"/blog/{post.slug}#comment-result")
+    confirmation = client.get(response.headers["Location"]).get_data(as_text=True)
+    result = confirmation.split('id="comment-result"', 1)[1].split("</div>", 1)[0]
+    assert "Thank you for your comment" in result
     [comment] = comments()
     assert comment.status == Comment.PENDING and comment.spam_reason is None
     assert comment.body == "Great article.\nThanks!"
