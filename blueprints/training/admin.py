@@ -109,6 +109,10 @@ def _people(n: int) -> str:
     return f"{n} {'person' if n == 1 else 'people'}"
 
 
+def _each(n: int) -> str:
+    return "The person" if n == 1 else f"Each of the {n} people"
+
+
 def _seats(n: int) -> str:
     return f"{n} seat{'s' if n != 1 else ''}"
 
@@ -172,8 +176,9 @@ def _ask_reschedule(form: SessionForm, session: TrainingSession, starts_at, told
     invites = sum(1 for b in told if b.status == Booking.CONFIRMED)
     facts = [
         f"From {format_datetime(session.starts_at, session.timezone)} to {format_datetime(starts_at, zone)}.",
-        f"{_people(len(told))} booked or waitlisted get an email with the new time and a link to move or cancel"
-        + (f"; {invites} confirmed get an updated calendar invitation." if invites else "."),
+        f"{_each(len(told))} booked or waitlisted below gets an email with the new time (and the message"
+        " below, if you write one), and can move or cancel from it." + (f" Confirmed bookings ({invites}) get an updated calendar invitation."
+                                              if invites else ""),
         "Sent emails cannot be taken back.",
     ]
     hidden = [(f.name, value) for f in form if f.name not in ("csrf_token", "message") for value in request.form.getlist(f.name)]
@@ -211,17 +216,18 @@ def session_cancel(session_id: int):
     told = _active(session)
     held = sum(b.seats for b in told if b.holds_seats)
     invites = sum(1 for b in told if b.status == Booking.CONFIRMED)
-    facts = [
-        f"{format_datetime(session.starts_at, session.timezone)}: the session is cancelled"
-        + (f", and with it {_people(len(told))}'s bookings ({_seats(held)} held)." if told else "; nobody is booked."),
-        ("Each of them gets an email saying so, with your message"
-         + (f"; {invites} confirmed get a calendar cancellation." if invites else ".")) if told else "",
-        "It cannot be undone.",
-    ]
+    when = format_datetime(session.starts_at, session.timezone)
+    if told:
+        facts = [f"The session on {when} is cancelled, and so are the {len(told)} bookings on it ({_seats(held)} held).",
+                 f"{_each(len(told))} below gets an email saying so, with the message below if you write one."
+                 + (f" Confirmed bookings ({invites}) also get a calendar cancellation." if invites else "")]
+    else:
+        facts = [f"The session on {when} is cancelled. Nobody is booked, so nobody is emailed."]
+    facts.append("It cannot be undone.")
     return _ask(form, title=f"Cancel {session.course.title} on {format_date(session.starts_at, session.timezone)}?",
                 action=url_for("admin.session_cancel", session_id=session_id),
                 button=f"Yes, cancel the session and email {_people(len(told))}" if told else "Yes, cancel the session",
-                back=back, told=told, facts=[f for f in facts if f], message_label="Message to everyone booked",
+                back=back, told=told, facts=facts, message_label="Message to everyone booked",
                 status=422 if request.method == "POST" and not valid else 200)
 
 
@@ -254,7 +260,7 @@ def booking_action(booking_id: int, action: str):
         return redirect(back, code=303)
     verb = "Decline" if action == "decline" else "Cancel"
     facts = [f"{booking.name} ({booking.email}) gets an email saying their booking is "
-             f"{'declined' if action == 'decline' else 'cancelled'}, with your message."]
+             f"{'declined' if action == 'decline' else 'cancelled'}, with the message below if you write one."]
     if booking.holds_seats:
         waiting = len(session.waitlist()) if session.is_open() else 0
         facts.append(f"Their {_seats(booking.seats)} go back to the session"

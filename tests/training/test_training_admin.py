@@ -336,6 +336,9 @@ def test_rescheduling_a_booked_session_asks_first_and_sends_the_message(admin_cl
     assert "Le formateur est malade" in response.text
     db_session.expire_all()
     assert session.starts_at == datetime(2027, 5, 3, 8, 0, tzinfo=UTC) and outbox(db_session) == []
+    # "Change the new times": the form again, as it was filled in.
+    again = admin_client.post(f"/admin/sessions/{session.id}/edit", data={**data, "back": "1"})
+    assert again.status_code == 200 and 'value="2027-05-10T09:00"' in again.text and "Le formateur est malade" in again.text
     assert admin_client.post(f"/admin/sessions/{session.id}/edit", data={**data, "confirm": "1"}).status_code == 303
     db_session.expire_all()
     assert session.starts_at == datetime(2027, 5, 10, 8, 0, tzinfo=UTC)
