@@ -85,17 +85,41 @@ def timezone_choices() -> tuple[SelectChoice, ...]:
     return tuple(common + grouped + other)
 
 
+def optional_int(value) -> int | None:
+    """An id from a select whose first option is an empty prompt."""
+    return None if value in ("", None) else int(value)
+
+
+class PromptSelectField(SelectField):
+    """A required select that opens on an empty prompt option: HTML wants a required select's first option empty,
+    and a prompt says there is a choice to make rather than offering the first course as if chosen."""
+
+    def __init__(self, label=None, validators=None, prompt: str = "Choose one", **kwargs) -> None:
+        super().__init__(label, validators, **kwargs)
+        self.prompt = prompt
+
+    @property
+    def choices(self):
+        return [SelectChoice("", self.prompt), *(self._choices_from_input(SelectField.choices.fget(self)) or [])]
+
+    @choices.setter
+    def choices(self, value) -> None:
+        SelectField.choices.fset(self, value)
+
+
 class SessionForm(FlaskForm):
     """Create or reschedule a training session; times are entered in the session's own zone."""
 
-    course_id = SelectField("Course", coerce=int, validators=[InputRequired("Choose a course.")])
+    course_id = PromptSelectField("Course", coerce=optional_int, prompt="Choose a course",
+                                  validators=[InputRequired("Choose a course.")])
     starts_at = DateTimeLocalField("Starts", format=DATETIME_FORMATS, validators=[DataRequired("Enter the start time.")])
     ends_at = DateTimeLocalField("Ends", format=DATETIME_FORMATS, validators=[DataRequired("Enter the end time.")])
-    timezone = SelectField("Time zone", default="Europe/London", choices=timezone_choices,
+    timezone = PromptSelectField("Time zone", default="Europe/London", choices=timezone_choices, prompt="Choose a time zone",
                            validators=[InputRequired("Choose a time zone."), valid_timezone],
                            validate_choice=False)  # valid_timezone says it in words, not "Not a valid choice"
-    mode = SelectField("Format", choices=options([(TrainingSession.ONLINE, "Online"), (TrainingSession.ON_SITE, "On-site")]),
-                       validators=[InputRequired("Choose online or on-site.")])
+    mode = PromptSelectField("Format", choices=options([(TrainingSession.ONLINE, "Online"), (TrainingSession.ON_SITE, "On-site")]),
+                             default=TrainingSession.ONLINE, prompt="Choose online or on-site",
+                             validators=[InputRequired("Choose online or on-site.")])
     location = StringField("Location", validators=[Optional(), Length(max=200)])
     capacity = IntegerField("Capacity (seats)", default=10, validators=[
         InputRequired("Enter how many seats the session has."), whole_number(min=1, max=500)])

@@ -385,6 +385,13 @@ def test_required_fields_are_not_labelled_optional(admin_client):
     for field in ("course_id", "starts_at", "ends_at", "timezone", "mode", "capacity"):
         assert "optional" not in label_of(page, field), field
     assert "optional" in label_of(page, "location")
+    response = admin_client.post("/admin/sessions/new", data={
+        "course_id": "", "starts_at": "2031-03-02T09:00", "ends_at": "2031-03-02T17:00", "timezone": "", "mode": "",
+        "capacity": "8"})
+    assert response.status_code == 422
+    for field, words in (("course_id", "Choose a course."), ("timezone", "Choose a time zone."),
+                         ("mode", "Choose online or on-site.")):
+        assert words in response.text.split(f'id="{field}-error"', 1)[1].split("</p>", 1)[0], field
     page = admin_client.get(f"/admin/courses/{course.id}").text
     for field in ("title", "slug", "duration_days", "level"):
         assert "optional" not in label_of(page, field), field
