@@ -210,3 +210,26 @@ def test_rescheduling_a_booked_session_asks_first_and_sends_the_message(no_js, l
     mail = live_server.mail.wait_for(lambda m: client in str(m["To"]) and "Nouvelle date" in body_text(m),
                                      what="the rescheduled email with the message")
     assert "27 October 2031" in body_text(mail)
+
+
+def test_the_new_pages_pass_axe(page, live_server):
+    """The confirmation pages are reached by a POST, so the site-wide crawl never sees them: axe them here."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    log_in(page, live_server)
+    session_id, [booking_id], course_id = make_world(
+        live_server, [{"name": "Zoë Ångström", "email": unique_email("zoe"), "seats": 2}], days=70, attending=(0,))
+    options = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+               "resultTypes": ["violations"]}
+    engine = Axe()
+    found = {}
+    for path in (f"/admin/sessions/{session_id}", f"/admin/sessions/{session_id}/cancel",
+                 f"/admin/bookings/{booking_id}/decline", f"/admin/sessions/{session_id}/edit",
+                 f"/admin/courses/{course_id}"):
+        for width, height in WIDTHS.values():
+            page.set_viewport_size({"width": width, "height": height})
+            page.goto(path)
+            violations = engine.run(page, options=options).response["violations"]
+            found[f"{path} at {width}"] = [f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes'][:3]]}"
+                                           for v in violations]
+    assert not any(found.values()), {k: v for k, v in found.items() if v}
