@@ -101,8 +101,7 @@ def _ask(form, *, title: str, action: str, button: str, back: str, told, facts, 
     """The confirmation page: what happens, who is emailed (`told`: bookings), the message, the final button."""
     form.message.label.text = message_label
     return render_template("admin/confirm.html", form=form, title=title, action=action, button=button, back=back,
-                           told=told, facts=facts, message_label=message_label, hidden=hidden,
-                           change_label=change_label), status
+                           told=told, facts=facts, hidden=hidden, change_label=change_label), status
 
 
 def _people(n: int) -> str:
