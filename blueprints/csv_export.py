@@ -21,12 +21,17 @@ def csv_cell(value) -> str:
 
 
 def csv_response(filename: str, header, rows) -> Response:
-    """An attachment of `rows` under `header`, every cell through csv_cell."""
+    """An attachment of `rows` under `header`, every cell through csv_cell.
+
+    UTF-8 with a byte order mark: without it Excel reads the file in the system's code page and shows
+    "ZoÃ«" for "Zoë"; LibreOffice and Numbers read the mark as UTF-8 too and do not show it.
+    """
     out = io.StringIO()
+    out.write("\ufeff")
     writer = csv.writer(out, quoting=QUOTING)
     writer.writerow(header)
     for row in rows:
         writer.writerow([csv_cell(v) for v in row])
-    return Response(out.getvalue(), mimetype="text/csv", headers={
+    return Response(out.getvalue().encode("utf-8"), content_type="text/csv; charset=utf-8", headers={
         "Content-Disposition": f'attachment; filename="{filename}"',
     })

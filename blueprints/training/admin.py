@@ -5,7 +5,7 @@ these routes only call them and report what happened.
 """
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -13,14 +13,17 @@ from blueprints.admin import bp
 from blueprints.csv_export import csv_response
 from blueprints.forms import ActionForm, options, utc_to_local
 from blueprints.training import operations, schedule
+from blueprints.training.activity import client_activity
 from blueprints.training.forms import CourseForm, SessionForm
 from extensions import db
 from models import AuditLog, Booking, Course, TrainingSession, utcnow
 from models.base import slug_taken
 from models.bookings import SessionEditRefused
 from models.transactions import NotAllowed
+from web.template_helpers import format_date, format_datetime
 
-CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at")
+CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at", "attendance_confirmed_at",
+               "cancelled_at", "cancelled_by", "moved_by_client_from", "notes")
 
 
 def course_options():
@@ -73,7 +76,7 @@ def session(session_id: int):
 
 def _session_page(session: TrainingSession):
     return render_template("admin/session.html", session=session, held=session.seats_held, left=session.seats_left,
-                           action_form=ActionForm(formdata=None))
+                           action_form=ActionForm(formdata=None), activity=client_activity(session.bookings))
 
 
 def _invalid_action(form: ActionForm, session: TrainingSession):
@@ -82,6 +85,39 @@ def _invalid_action(form: ActionForm, session: TrainingSession):
         for error in errors:
             flash(f"Nothing was changed: {error}", "error")
     return _session_page(session), 422
+
+
+# --- asking first --------------------------------------------------------------------------------
+# An action that emails people and cannot be undone takes two steps, without JavaScript: its button
+# (or a GET) shows what will happen, who is emailed and the message, and only the POST from that
+# page's own button (confirm=1) acts. Confirming a booking is one click: it is the answer expected.
+
+def _confirmed() -> bool:
+    return request.method == "POST" and request.form.get("confirm") == "1"
+
+
+def _ask(form, *, title: str, action: str, button: str, back: str, told, facts, message_label: str,
+         hidden=(), change_label: str | None = None, status: int = 200):
+    """The confirmation page: what happens, who is emailed (`told`: bookings), the message, the final button."""
+    form.message.label.text = message_label
+    return render_template("admin/confirm.html", form=form, title=title, action=action, button=button, back=back,
+                           told=told, facts=facts, hidden=hidden, change_label=change_label), status
+
+
+def _people(n: int) -> str:
+    return f"{n} {'person' if n == 1 else 'people'}"
+
+
+def _each(n: int) -> str:
+    return "The person" if n == 1 else f"Each of the {n} people"
+
+
+def _seats(n: int) -> str:
+    return f"{n} seat{'s' if n != 1 else ''}"
+
+
+def _active(session: TrainingSession) -> list[Booking]:
+    return [b for b in session.bookings if b.is_active]
 
 
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
@@ -96,14 +132,18 @@ def session_edit(session_id: int):
     if request.method == "GET":
         form.starts_at.data = utc_to_local(session.starts_at, session.timezone)
         form.ends_at.data = utc_to_local(session.ends_at, session.timezone)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and request.form.get("back") != "1":
         starts_at, ends_at = form.instants()
         moved = (starts_at, ends_at) != (session.starts_at, session.ends_at)
+        told = _active(session)
+        if moved and told and not _confirmed():
+            return _ask_reschedule(form, session, starts_at, told)
         try:
             session = schedule.edit_session(
                 session, current_user, starts_at=starts_at, ends_at=ends_at, course_id=form.course_id.data,
                 timezone=form.timezone.data, mode=form.mode.data, location=form.location.data or "",
                 capacity=form.capacity.data, max_seats_per_booking=form.max_seats_per_booking.data,
+                message=form.message.data or "",
             )
         except SessionEditRefused as refused:
             db.session.rollback()
@@ -116,8 +156,35 @@ def session_edit(session_id: int):
             db.session.commit()
             flash("Session rescheduled; everyone booked is told." if moved else "Session saved.", "success")
             return redirect(url_for("admin.session", session_id=session.id), code=303)
-    status = 422 if request.method == "POST" else 200  # a valid POST has redirected
+    status = 422 if form.errors else 200  # a valid POST has redirected, or asked first, or came back to change
     return render_template("admin/session_form.html", form=form, session=session), status
+
+
+def _ask_reschedule(form: SessionForm, session: TrainingSession, starts_at, told: list[Booking]):
+    """Before a move in time: the same checks the move makes, then who will be emailed the new time."""
+    problems = session.edit_problems(course_id=form.course_id.data, capacity=form.capacity.data)
+    try:
+        schedule.check_times(starts_at, form.instants()[1])
+    except NotAllowed as refused:
+        problems["starts_at"] = str(refused)
+    if problems:
+        for field, problem in problems.items():
+            form[field].errors.append(problem)
+        return render_template("admin/session_form.html", form=form, session=session), 422
+    zone = form.timezone.data
+    invites = sum(1 for b in told if b.status == Booking.CONFIRMED)
+    facts = [
+        f"From {format_datetime(session.starts_at, session.timezone)} to {format_datetime(starts_at, zone)}.",
+        f"{_each(len(told))} booked or waitlisted below gets an email with the new time (and the message"
+        " below, if you write one), and can move or cancel from it." + (f" Confirmed bookings ({invites}) get an updated calendar invitation."
+                                              if invites else ""),
+        "Sent emails cannot be taken back.",
+    ]
+    hidden = [(f.name, value) for f in form if f.name not in ("csrf_token", "message") for value in request.form.getlist(f.name)]
+    return _ask(form, title=f"Reschedule {session.course.title}?", action=url_for("admin.session_edit", session_id=session.id),
+                button=f"Yes, reschedule and email {_people(len(told))}", back=url_for("admin.session", session_id=session.id),
+                told=told, facts=facts, message_label="Message to everyone booked", hidden=hidden,
+                change_label="Change the new times")
 
 
 def _act(operation, target, done: str, **kwargs) -> None:
@@ -132,14 +199,35 @@ def _act(operation, target, done: str, **kwargs) -> None:
         flash(done, "success")
 
 
-@bp.post("/sessions/<int:session_id>/cancel")
+@bp.route("/sessions/<int:session_id>/cancel", methods=["GET", "POST"])
 def session_cancel(session_id: int):
     session = db.get_or_404(TrainingSession, session_id)
+    back = url_for("admin.session", session_id=session_id)
+    if session.is_cancelled:
+        flash("This session is already cancelled.", "warning")
+        return redirect(back, code=303)
     form = ActionForm()
-    if not form.validate_on_submit():
-        return _invalid_action(form, session)
-    _act(schedule.cancel_session, session, "Session cancelled; everyone booked is told.", message=form.message.data or "")
-    return redirect(url_for("admin.session", session_id=session_id), code=303)
+    valid = form.validate_on_submit()
+    if valid and _confirmed():
+        _act(schedule.cancel_session, session, "Session cancelled; everyone booked is told.",
+             message=form.message.data or "")
+        return redirect(back, code=303)
+    told = _active(session)
+    held = sum(b.seats for b in told if b.holds_seats)
+    invites = sum(1 for b in told if b.status == Booking.CONFIRMED)
+    when = format_datetime(session.starts_at, session.timezone)
+    if told:
+        facts = [f"The session on {when} is cancelled, and so are the {len(told)} bookings on it ({_seats(held)} held).",
+                 f"{_each(len(told))} below gets an email saying so, with the message below if you write one."
+                 + (f" Confirmed bookings ({invites}) also get a calendar cancellation." if invites else "")]
+    else:
+        facts = [f"The session on {when} is cancelled. Nobody is booked, so nobody is emailed."]
+    facts.append("It cannot be undone.")
+    return _ask(form, title=f"Cancel {session.course.title} on {format_date(session.starts_at, session.timezone)}?",
+                action=url_for("admin.session_cancel", session_id=session_id),
+                button=f"Yes, cancel the session and email {_people(len(told))}" if told else "Yes, cancel the session",
+                back=back, told=told, facts=facts, message_label="Message to everyone booked",
+                status=422 if request.method == "POST" and not valid else 200)
 
 
 BOOKING_ACTIONS = {
@@ -147,24 +235,57 @@ BOOKING_ACTIONS = {
     "decline": (operations.decline_booking, "Booking declined; the client is told."),
     "cancel": (operations.cancel_booking, "Booking cancelled; the client is told."),
 }
+ASK_FIRST = {"decline", "cancel"}  # final: a declined or cancelled booking has no way back
 
 
-@bp.post("/bookings/<int:booking_id>/<any(confirm, decline, cancel):action>")
+@bp.route("/bookings/<int:booking_id>/<any(confirm, decline, cancel):action>", methods=["GET", "POST"])
 def booking_action(booking_id: int, action: str):
+    if request.method == "GET" and action not in ASK_FIRST:
+        abort(405)  # confirming has no page of its own: it is the session page's button
     booking = db.get_or_404(Booking, booking_id)
-    session_id = booking.session_id
+    session = booking.session
+    back = url_for("admin.session", session_id=session.id, _anchor=f"booking-{booking_id}")
     form = ActionForm()
-    if not form.validate_on_submit():
-        return _invalid_action(form, booking.session)
-    operation, done = BOOKING_ACTIONS[action]
-    _act(operation, booking, done, message=form.message.data or "")
-    return redirect(url_for("admin.session", session_id=session_id, _anchor=f"booking-{booking_id}"), code=303)
+    valid = form.validate_on_submit()
+    if request.method == "POST" and not valid and action not in ASK_FIRST:
+        return _invalid_action(form, session)
+    refusal = booking.refusal(action)
+    if action in ASK_FIRST and refusal:  # stale page or link: say why before asking anything
+        flash(refusal, "warning")
+        return redirect(back, code=303)
+    if valid and (action not in ASK_FIRST or _confirmed()):
+        operation, done = BOOKING_ACTIONS[action]
+        _act(operation, booking, done, message=form.message.data or "")
+        return redirect(back, code=303)
+    verb = "Decline" if action == "decline" else "Cancel"
+    facts = [f"{booking.name} ({booking.email}) gets an email saying their booking is "
+             f"{'declined' if action == 'decline' else 'cancelled'}, with the message below if you write one."]
+    if booking.holds_seats:
+        waiting = len(session.waitlist()) if session.is_open() else 0
+        facts.append(f"Their {_seats(booking.seats)} go back to the session"
+                     + (f"; the waitlist ({_people(waiting)}) is offered them, and whoever gets a seat is emailed."
+                        if waiting else "."))
+    if booking.status == Booking.CONFIRMED:
+        facts.append("Their calendar invitation is withdrawn.")
+    facts.append("It cannot be undone.")
+    return _ask(form, title=f"{verb} {booking.name}'s booking?",
+                action=url_for("admin.booking_action", booking_id=booking_id, action=action),
+                button=f"Yes, {verb.lower()} the booking and email {booking.name}", back=back, told=[booking],
+                facts=facts, message_label="Message to the client",
+                status=422 if request.method == "POST" and not valid else 200)
+
+
+def _iso(value) -> str:
+    return value.isoformat(timespec="seconds") if value else ""
 
 
 @bp.get("/sessions/<int:session_id>/attendees.csv")
 def session_attendees_csv(session_id: int):
     session = db.get_or_404(TrainingSession, session_id)
-    rows = ((b.name, b.email, b.company, b.seats, b.status, b.created_at.isoformat(timespec="seconds"))
+    activity = client_activity(session.bookings)
+    rows = ((b.name, b.email, b.company, b.seats, b.status, _iso(b.created_at),
+             _iso(activity[b.id].attendance_confirmed_at), _iso(activity[b.id].cancelled_at), activity[b.id].cancelled_by,
+             _iso(activity[b.id].moved_from.starts_at if activity[b.id].moved_from else None), b.notes)
             for b in session.bookings)
     day = session.starts_at.date().isoformat()
     return csv_response(f"attendees-{session.course.slug}-{day}.csv", CSV_COLUMNS, rows)

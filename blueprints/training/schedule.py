@@ -58,7 +58,8 @@ def cancel_session(session: TrainingSession, actor, message: str = "") -> Traini
     return session
 
 
-def _check_times(starts_at: datetime, ends_at: datetime) -> None:
+def check_times(starts_at: datetime, ends_at: datetime) -> None:
+    """Raise BookingError unless these are new times a session may move to (the admin asks before moving)."""
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
         raise BookingError("Give the new times with a time zone.")
     if ends_at <= starts_at:
@@ -67,7 +68,7 @@ def _check_times(starts_at: datetime, ends_at: datetime) -> None:
         raise BookingError("The new start is in the past.")
 
 
-def _move_in_time(session: TrainingSession, starts_at: datetime, ends_at: datetime, actor) -> None:
+def _move_in_time(session: TrainingSession, starts_at: datetime, ends_at: datetime, actor, message: str = "") -> None:
     """Under the session's lock: new times, and everyone booked is told (confirmed ones get an updated invite)."""
     old_starts, old_ends = session.starts_at, session.ends_at
     session.starts_at, session.ends_at = starts_at, ends_at
@@ -80,32 +81,34 @@ def _move_in_time(session: TrainingSession, starts_at: datetime, ends_at: dateti
             db.session.flush()
             attachments = invite(booking)
         mail_client("booking_rescheduled", booking, attachments=attachments,
-                    old_starts_at=old_starts, old_ends_at=old_ends)
+                    old_starts_at=old_starts, old_ends_at=old_ends, message=message.strip())
     audit(actor, "session.reschedule", session, starts_at=starts_at.isoformat(), ends_at=ends_at.isoformat(),
-           was=old_starts.isoformat())
+           was=old_starts.isoformat(), note=message.strip())
     db.session.flush()
 
 
-def reschedule_session(session: TrainingSession, starts_at: datetime, ends_at: datetime, actor) -> TrainingSession:
+def reschedule_session(session: TrainingSession, starts_at: datetime, ends_at: datetime, actor,
+                       message: str = "") -> TrainingSession:
     """Move a session in time; confirmed bookings get an updated invite (same UID, higher SEQUENCE)."""
-    _check_times(starts_at, ends_at)
+    check_times(starts_at, ends_at)
     session = _lock_open_session(session.id, "A cancelled session cannot be rescheduled.")
     if (session.starts_at, session.ends_at) != (starts_at, ends_at):
-        _move_in_time(session, starts_at, ends_at, actor)
+        _move_in_time(session, starts_at, ends_at, actor, message)
     return session
 
 
-def edit_session(session: TrainingSession, actor, *, starts_at: datetime, ends_at: datetime,
+def edit_session(session: TrainingSession, actor, *, starts_at: datetime, ends_at: datetime, message: str = "",
                  **fields) -> TrainingSession:
     """The admin's edit form, under the session's lock: its rules hold against the bookings taken right now.
 
     `fields` are course_id, timezone, mode, location, capacity and max_seats_per_booking. Raises SessionEditRefused
-    (by field) when the edit would break bookings already taken; new times are a reschedule.
+    (by field) when the edit would break bookings already taken; new times are a reschedule, and `message`
+    goes with them to everyone booked.
     """
     session = _lock_open_session(session.id, "This session is cancelled; it can no longer be changed.")
     moved = (starts_at, ends_at) != (session.starts_at, session.ends_at)
     if moved:
-        _check_times(starts_at, ends_at)
+        check_times(starts_at, ends_at)
     problems = session.edit_problems(course_id=fields["course_id"], capacity=fields["capacity"])
     if problems:
         raise SessionEditRefused(problems)
@@ -114,7 +117,7 @@ def edit_session(session: TrainingSession, actor, *, starts_at: datetime, ends_a
     if db.session.is_modified(session):
         AuditLog.record(actor, "session.update", session)
     if moved:
-        _move_in_time(session, starts_at, ends_at, actor)
+        _move_in_time(session, starts_at, ends_at, actor, message)
     db.session.flush()
     return session
 

@@ -36,7 +36,7 @@ def test_the_attendee_export_quotes_every_cell_and_defuses_every_formula(admin_c
         make_booking(session, name=value, company=value, email=f"client{n}@exämple.com")
     response = admin_client.get(f"/admin/sessions/{session.id}/attendees.csv")
     assert response.status_code == 200 and response.mimetype == "text/csv"
-    text = response.get_data(as_text=True)
+    text = response.get_data().decode("utf-8-sig")
     rows = list(csv.reader(io.StringIO(text)))
     assert len(rows) == len(LIVE) + 2
     for row in rows[1:]:
@@ -46,3 +46,20 @@ def test_the_attendee_export_quotes_every_cell_and_defuses_every_formula(admin_c
     for line in filter(None, text.split("\r\n")[1:]):  # the writer's record end; values hold lone CR only
         assert line.startswith('"'), line
     assert '"a;=HYPERLINK' in text
+
+
+def test_the_attendee_export_is_utf8_with_a_bom_so_spreadsheets_read_accents(admin_client):
+    session = make_session()
+    make_booking(session, name="Zoë Ångström", company="Société Générale", email="zoe@exämple.com",
+                 notes="=cmd; végétarien\nsecond line")
+    make_booking(session, name="محمد الأحمد", email="m@example.com")
+    response = admin_client.get(f"/admin/sessions/{session.id}/attendees.csv")
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
+    raw = response.get_data()
+    assert raw.startswith(b"\xef\xbb\xbf") and raw.count(b"\xef\xbb\xbf") == 1
+    assert "Zoë Ångström".encode() in raw and "محمد الأحمد".encode() in raw
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert list(rows[0])[:6] == ["name", "email", "company", "seats", "status", "booked_at"]
+    assert {"notes", "attendance_confirmed_at", "cancelled_at", "cancelled_by"} <= set(rows[0])
+    assert rows[0]["notes"] == "'=cmd; végétarien\nsecond line"  # notes are the client's text: defused too
+    assert rows[1]["name"] == "محمد الأحمد"

@@ -168,7 +168,7 @@ def test_consultant_schedules_a_session_and_publishes_a_draft(page, browser, liv
     page.locator("#course_id").select_option(label="OpenStack")
     page.locator("#starts_at").fill("2031-03-11T09:30")
     page.locator("#ends_at").fill("2031-03-13T17:00")
-    page.locator("#timezone").fill("Europe/Paris")
+    page.locator("#timezone").select_option("Europe/Paris")  # a list of IANA zones (issue #15)
     page.locator("#mode").select_option("on-site")
     page.locator("#location").fill("Lyon")
     page.locator("#capacity").fill("7")
