@@ -486,6 +486,7 @@ def test_the_course_editor_edits_outline_formats_and_tags(client, admin_client, 
     public = client.get("/training/conteneurs").text
     assert "Premiers pas avec Docker" in public and "Réseaux : bridge, host et overlay" in public
     assert "Kubernetes für alle" in public and "Online, Private" in public
+    assert "<dt>Topics</dt><dd>docker, conteneurs</dd>" in public and '"keywords": "docker, conteneurs"' in public
     # The form shows what is stored, so saving it unchanged changes nothing.
     form = admin_client.get(f"/admin/courses/{course.id}").text
     assert "- Réseaux : bridge, host et overlay" in form and 'value="docker, conteneurs"' in form
