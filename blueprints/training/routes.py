@@ -6,7 +6,7 @@ from collections import defaultdict
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from blueprints.enquiries.operations import submit_enquiry
+from blueprints.enquiries.operations import private_request_thanks, submit_enquiry
 from blueprints.training import bp
 from blueprints.training import operations as ops
 from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingForm
@@ -52,16 +52,14 @@ def course(slug: str):
         arm(form, PRIVATE_FORM)
     elif form.validate_on_submit():
         def request_course():
-            submit_enquiry(
+            enquiry = submit_enquiry(
                 kind=Enquiry.PRIVATE_TRAINING, topic="training", name=form.name.data, email=form.email.data,
                 company=form.company.data or "", message=form.message.data or "", course_id=item.id,
                 preferred_dates=" ".join(form.preferred_dates.data.split()), attendees=form.attendees.data,
                 training_format=form.training_format.data, spam_reason=spam_reason(form, PRIVATE_FORM),
             )
             # A trapped submission sees the same answer, so a bot learns nothing.
-            return (url_for("training.course", slug=slug, _anchor="private"),
-                    "Thank you: your request for a private course was sent. You will get an email "
-                    "confirming it, and a reply within two working days.")
+            return (url_for("training.course", slug=slug, _anchor="private"), private_request_thanks(enquiry))
 
         return submit_once(form, PRIVATE_FORM, request_course)
     sessions = _sessions_with_seats(TrainingSession.upcoming().where(TrainingSession.course_id == item.id))
