@@ -216,29 +216,35 @@ class Delivery:
     """A reply's email as the consultant needs to know it: waiting, sent, retrying or failed, and why."""
 
     state: str  # queued, sending, sent, retrying, failed, skipped, gone
-    label: str
+    badge: str  # a word or two
+    detail: str = ""  # the sentence after it
     at: datetime | None = None  # sent at, or the next attempt
     reason: str = ""
     message_id: int | None = None
 
+    @property
+    def is_trouble(self) -> bool:
+        return self.state in ("retrying", "failed", "skipped", "gone")
+
     @classmethod
     def of(cls, message) -> Delivery:
         if message is None:
-            return cls("gone", "Email no longer in the outbox")
+            return cls("gone", "Unknown", "The email is no longer in the outbox.")
         status, attempts = message.status, message.attempts or 0
         reason = readable_mail_error(message.last_error) if message.last_error else ""
         if status == "sent":
-            return cls("sent", "Sent", message.sent_at, message_id=message.id)
+            return cls("sent", "Sent", at=message.sent_at, message_id=message.id)
         if status == "failed":
-            return cls("failed", "Not delivered", None, reason, message.id)
+            return cls("failed", "Failed", "Not delivered, and no more tries.", reason=reason, message_id=message.id)
         if status == "skipped":
-            return cls("skipped", "Not sent", None, reason, message.id)
+            return cls("skipped", "Not sent", "Held back by the outbox.", reason=reason, message_id=message.id)
         if status == "sending":
-            return cls("sending", "Sending now", message_id=message.id)
+            return cls("sending", "Sending", "Being handed to the mail server now.", message_id=message.id)
         if attempts:
-            return cls("retrying", f"Not delivered yet ({attempts} {'try' if attempts == 1 else 'tries'}), will retry",
-                       message.next_attempt_at, reason, message.id)
-        return cls("queued", "Queued, not sent yet", message_id=message.id)
+            tries = f"{attempts} {'try' if attempts == 1 else 'tries'}"
+            return cls("retrying", "Retrying", f"Not delivered yet ({tries}), will retry", message.next_attempt_at,
+                       reason, message.id)
+        return cls("queued", "Queued", "Not sent yet: waiting in the outbox.", message_id=message.id)
 
 
 # What a delivery error means, for a person: the outbox keeps the exact text.

@@ -86,7 +86,7 @@ def test_the_consultant_sees_it_in_the_inbox_and_on_the_dashboard(admin_client):
     assert 'href="/admin/enquiries?status=held"' in dashboard
     page = admin_client.get(f"/admin/enquiries/{held.id}").text
     assert "Held for review: nobody has been emailed yet." in page
-    assert "Release: send the emails" in page
+    assert "Release: send the emails" in page and "Mark as spam" in page
 
 
 def test_release_sends_the_withheld_copy_and_notification(mail_app, smtp_server):

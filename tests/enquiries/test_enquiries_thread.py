@@ -54,7 +54,7 @@ def test_the_thread_shows_queued_retrying_failed_and_sent_as_they_happen(mail_ap
     outbox_id = db.session.scalar(select(OutboxMessage.id))
     page = admin.get(f"/admin/enquiries/{enquiry.id}").text
     entry = thread_entry(page)
-    assert "Queued, not sent yet" in entry and "Reply sent" not in page
+    assert "Email: Queued Not sent yet" in entry and "Reply sent" not in page
     assert f'href="/admin/outbox/{outbox_id}"' in page
 
     smtp_server.stop()  # the relay is down: its port refuses connections
@@ -68,8 +68,8 @@ def test_the_thread_shows_queued_retrying_failed_and_sent_as_they_happen(mail_ap
     make_due()
     mailer.deliver_pending()  # the second and last attempt
     entry = thread_entry(admin.get(f"/admin/enquiries/{enquiry.id}").text)
-    assert "Not delivered" in entry and "will retry" not in entry
-    assert "Why: The mail server refused the connection" in entry and "retry it there" in entry
+    assert "Email: Failed Not delivered, and no more tries." in entry and "will retry" not in entry
+    assert "Why: The mail server refused the connection" in entry and "Retry it from the outbox" in entry
 
     # The relay is back on the same port (a controller runs once: a new one); the consultant retries.
     smtp_server.controller = Controller(smtp_server.handler, hostname="127.0.0.1", port=smtp_server.port)
@@ -81,7 +81,7 @@ def test_the_thread_shows_queued_retrying_failed_and_sent_as_they_happen(mail_ap
     entry = thread_entry(page)
     db.session.rollback()
     sent_at = db.session.get(OutboxMessage, outbox_id).sent_at
-    assert entry.startswith("Reply") and "Sent " in entry and "Not delivered" not in entry
+    assert entry.startswith("Reply") and "Email: Sent " in entry and "Not delivered" not in entry
     assert f'<time datetime="{sent_at.isoformat(timespec="seconds")}' in page
 
 
