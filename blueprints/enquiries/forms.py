@@ -66,8 +66,11 @@ class StatusForm(FlaskForm):
                          validators=[DataRequired("Choose where to move it.")])
 
     def offer(self, statuses: list[str]) -> None:
-        """Show only the moves this enquiry allows (a POST names any status; the model refuses the rest)."""
-        self.status.choices = options((s, Enquiry.STATUS_LABELS[s]) for s in statuses)
+        """Show only the moves this enquiry allows (a POST names any status; the model refuses the rest).
+
+        A required select starts with an empty placeholder (HTML requires it, and nothing is preselected).
+        """
+        self.status.choices = options([("", "Choose a status")] + [(s, Enquiry.STATUS_LABELS[s]) for s in statuses])
 
 
 class ReplyForm(FlaskForm):

@@ -197,3 +197,19 @@ def test_the_status_filter_text_fits_its_select(browser, live_server):
         assert label.startswith("Status")
         screenshot(page, f"enq-list-filter-{WIDTHS[width][0]}")
         context.close()
+
+
+def test_the_changed_pages_are_valid_html(browser, live_server, vnu):
+    from models import Enquiry
+    from tests.factories import make_enquiry
+
+    with live_server.app.app_context():
+        held = make_enquiry(name="Ünal Öztürk", status=Enquiry.HELD, spam_reason="submitted too fast").id
+    thread = make_thread(live_server)
+    context, page = signed_in(browser, live_server, "desktop")
+    paths = ["/admin/", "/admin/enquiries", "/admin/enquiries?status=held", f"/admin/enquiries/{held}",
+             f"/admin/enquiries/{thread}", "/contact/thanks", "/contact/thanks?copy=0"]
+    documents = {path: context.request.get(live_server(path)).text() for path in paths}
+    context.close()
+    found = {path: errors for path, errors in vnu(documents).items() if errors}
+    assert not found, found

@@ -111,10 +111,14 @@ def test_the_enquiry_page_shows_labels_not_stored_values(admin_client):
 
 
 def test_the_status_select_is_not_labelled_optional(admin_client):
-    page = admin_client.get(f"/admin/enquiries/{make_enquiry().id}").text
+    enquiry = make_enquiry()
+    page = admin_client.get(f"/admin/enquiries/{enquiry.id}").text
     label = page.split('<label for="status">', 1)[1].split("</label>", 1)[0]
     assert "optional" not in label
     assert re.search(r'<select[^>]*id="status"[^>]*required', page)
+    assert re.search(r'<select[^>]*id="status"[^>]*>\s*<option[^>]*value="">Choose a status</option>', page)
+    empty = admin_client.post(f"/admin/enquiries/{enquiry.id}/status", data={"status": ""})
+    assert empty.status_code == 422 and "Choose where to move it." in empty.text
 
 
 def test_the_status_filter_says_what_it_shows_in_few_words(admin_client):
