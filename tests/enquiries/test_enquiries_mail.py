@@ -174,6 +174,7 @@ def test_private_course_emails_carry_the_request_in_words(mail_app, smtp_server)
     mailer.deliver_pending()
     mails = by_recipient(smtp_server)
     assert set(mails) == {mail_app.config["CONSULTANT_EMAIL"], "zoe@xn--r8jz45g.jp"}
+    assert mails[mail_app.config["CONSULTANT_EMAIL"]]["Subject"] == f"Private training request (OpenStack für Einsteiger) from {NAME}"
     for mail in mails.values():
         text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
         html = mail.get_body(("html",)).get_content()
