@@ -229,7 +229,7 @@ class Delivery:
     @classmethod
     def of(cls, message) -> Delivery:
         if message is None:
-            return cls("gone", "Unknown", "The email is no longer in the outbox.")
+            return cls("gone", "No record", "The email is no longer in the outbox.")
         status, attempts = message.status, message.attempts or 0
         reason = readable_mail_error(message.last_error) if message.last_error else ""
         if status == "sent":

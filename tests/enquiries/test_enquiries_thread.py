@@ -163,3 +163,13 @@ def test_counts_are_singular_for_one(admin_client):
     assert "1 enquiry</p>" in admin_client.get("/admin/enquiries?status=held").text
     dashboard = admin_client.get("/admin/").text
     assert "1</span> new enquiry<" in dashboard and "1</span> enquiry held for review" in dashboard
+
+
+def test_a_reply_whose_email_row_is_gone_says_so(admin_client):
+    enquiry = make_enquiry()
+    admin_client.post(f"/admin/enquiries/{enquiry.id}/reply", data={"subject": "Re: x", "body": "Hello"})
+    db.session.rollback()
+    db.session.delete(db.session.scalar(select(OutboxMessage)))  # the outbox row is gone (SET NULL)
+    db.session.commit()
+    entry = thread_entry(admin_client.get(f"/admin/enquiries/{enquiry.id}").text)
+    assert "Email: No record The email is no longer in the outbox." in entry and "/admin/outbox/" not in entry
