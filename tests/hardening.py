@@ -280,6 +280,7 @@ def populate() -> dict[str, list[str]]:
     db.session.add(Comment(post=post, author_name="Pending", author_email="p@example.com", body="Hmm.", status=Comment.PENDING))
     make_enquiry(email=PERSON_EMAIL)
     make_enquiry(status=Enquiry.SPAM, spam_reason="honeypot")
+    make_enquiry(status=Enquiry.HELD, spam_reason="submitted too fast")  # its Release button
     make_enquiry(kind=Enquiry.PRIVATE_TRAINING, topic="docker", preferred_dates="March", training_format="online")
     from models import Course
 

@@ -1,7 +1,8 @@
 """Spam traps and the once-only form stamp, shared by every public form (contact, booking, private course, comments).
 
-Two checks, both silent to the visitor (a trapped submission gets the same
-thank-you as a real one and is stored as spam, never mailed):
+Two checks, both silent to the visitor (a trapped submission is stored as spam and never
+mailed, and its answer says nothing of the trap; an enquiry that was only too fast is held for
+the consultant's review instead, see Enquiry.status_for):
 
 - a honeypot field people never see (`{{ honeypot(form.website) }}` from
   _macros/forms.html) that bots fill in;

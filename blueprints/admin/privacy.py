@@ -56,7 +56,9 @@ def privacy_erase():
         return render_template("admin/privacy_erase.html", form=form, found=ops.find_person(email)), 422
     counts = ops.erase_person(email, current_user)
     db.session.commit()
-    flash("Erased: {enquiries} enquiries, {bookings} bookings, {comments} comments, {outbox} emails. "
-          "The rows stay, anonymised, so totals are unchanged.".format(**counts), "success")
+    words = {"enquiries": ("enquiry", "enquiries"), "bookings": ("booking", "bookings"),
+             "comments": ("comment", "comments"), "outbox": ("email", "emails")}
+    erased = ", ".join(f"{counts[k]} {one if counts[k] == 1 else many}" for k, (one, many) in words.items())
+    flash(f"Erased: {erased}. The rows stay, anonymised, so totals are unchanged.", "success")
     search = PrivacySearchForm(formdata=None, email=email)
     return render_found(search)

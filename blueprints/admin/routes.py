@@ -81,6 +81,7 @@ def dashboard():
     now = utcnow()
     counts = {
         "enquiries": db.session.scalar(select(func.count()).select_from(Enquiry).where(Enquiry.status == Enquiry.NEW)),
+        "held": db.session.scalar(select(func.count()).select_from(Enquiry).where(Enquiry.status == Enquiry.HELD)),
         "bookings": db.session.scalar(select(func.count()).select_from(Booking).where(Booking.status == Booking.PENDING)),
         "comments": db.session.scalar(select(func.count()).select_from(Comment).where(Comment.status == Comment.PENDING)),
         "failed": db.session.scalar(

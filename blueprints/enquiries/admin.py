@@ -43,7 +43,8 @@ def enquiries():
     results = paginate(query, PER_PAGE)
     counts = dict(db.session.execute(select(Enquiry.status, func.count()).group_by(Enquiry.status)).all())
     filters = {k: v for k, v in {"q": q, "status": status, "kind": kind}.items() if v}
-    return render_template("admin/enquiries.html", form=form, results=results, counts=counts, filters=filters)
+    return render_template("admin/enquiries.html", form=form, results=results, counts=counts, filters=filters,
+                           statuses=Enquiry.STATUS_LABELS, action_form=ActionForm(formdata=None))
 
 
 def render_enquiry(enquiry: Enquiry, **forms):
@@ -107,7 +108,7 @@ def enquiry_status(enquiry_id: int):
         flash(str(error), "warning")
     else:
         db.session.commit()
-        flash(f"Marked as {enquiry.status}.", "success")
+        flash(f"Marked as {enquiry.status_label.lower()}.", "success")
     return back_to(enquiry)
 
 
@@ -117,6 +118,9 @@ def enquiry_reply(enquiry_id: int):
     form = ReplyForm()
     if not form.validate_on_submit():
         return render_enquiry(enquiry, reply_form=form)
+    if refusal := enquiry.reply_refusal():  # the page offers no reply form for it: a stale or forged POST
+        flash(refusal, "warning")
+        return back_to(enquiry)
     ops.reply(enquiry, current_user, form.subject.data, form.body.data)
     db.session.commit()
     flash(f"Reply queued to {enquiry.email}.", "success")
@@ -136,6 +140,24 @@ def enquiry_not_spam(enquiry_id: int):
     else:
         db.session.commit()
         flash("Moved to the inbox; the notification email is queued." if released else "Moved to the inbox.", "success")
+    return back_to(enquiry)
+
+
+@bp.post("/enquiries/<int:enquiry_id>/release")
+def enquiry_release(enquiry_id: int):
+    enquiry = db.get_or_404(Enquiry, enquiry_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return render_enquiry(enquiry, action_form=form)
+    try:
+        ops.release(enquiry, current_user)
+    except NotAllowed as error:
+        flash(str(error), "warning")
+    else:
+        db.session.commit()
+        flash(f"Released to the inbox: the copy to {enquiry.email} and your notification are queued.", "success")
+    if request.form.get("back") == "list":  # released from the list: carry on down the list
+        return redirect(url_for("admin.enquiries", status=Enquiry.HELD), code=303)
     return back_to(enquiry)
 
 

@@ -8,6 +8,7 @@ from wtforms.validators import DataRequired, Email, Length, Optional
 
 from blueprints.forms import options, visible_name
 from models import Enquiry
+from models.enquiries import KIND_LABELS
 from web.spam import SpamTrapFields
 
 MESSAGE_MIN = 20
@@ -49,10 +50,10 @@ class EnquiryFilterForm(FlaskForm):
         csrf = False
 
     q = StringField("Name or email", validators=[Optional(), Length(max=254)], render_kw={"type": "search"})
-    status = SelectField("Status", choices=options([("", "Any status (except spam)")] + [(s, s.title()) for s in Enquiry.STATUSES]),
+    # "Any" is a real choice here, not a missing answer: the filters say nothing about being optional.
+    status = SelectField("Status", choices=options([("", "Any but spam")] + list(Enquiry.STATUS_LABELS.items())),
                          validators=[Optional()])
-    kind = SelectField("Kind", choices=options([("", "Any kind"), (Enquiry.CONTACT, "Contact"),
-                                                (Enquiry.PRIVATE_TRAINING, "Private training")]), validators=[Optional()])
+    kind = SelectField("Kind", choices=options([("", "Any kind")] + list(KIND_LABELS.items())), validators=[Optional()])
 
 
 class NoteForm(FlaskForm):
@@ -61,11 +62,15 @@ class NoteForm(FlaskForm):
 
 
 class StatusForm(FlaskForm):
-    status = SelectField("Move to", choices=options((s, s.title()) for s in Enquiry.STATUSES))
+    status = SelectField("Move to", choices=options(Enquiry.STATUS_LABELS.items()),
+                         validators=[DataRequired("Choose where to move it.")])
 
     def offer(self, statuses: list[str]) -> None:
-        """Show only the moves this enquiry allows (a POST names any status; the model refuses the rest)."""
-        self.status.choices = options((s, s.title()) for s in statuses)
+        """Show only the moves this enquiry allows (a POST names any status; the model refuses the rest).
+
+        A required select starts with an empty placeholder (HTML requires it, and nothing is preselected).
+        """
+        self.status.choices = options([("", "Choose a status")] + [(s, Enquiry.STATUS_LABELS[s]) for s in statuses])
 
 
 class ReplyForm(FlaskForm):

@@ -11,10 +11,9 @@ from extensions import db
 from mail.compose import queue_email
 from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, TrainingSession
 from models.base import utcnow
+from models.enquiries import FIXED_TOPICS
 from models.transactions import NotAllowed, begin_write
 
-TRAINING = ("training", "Training")
-OTHER = ("other", "Something else")
 # Fields of a private-training request (Enquiry.kind == private_training) a caller may pass.
 EXTRA_FIELDS = ("course_id", "preferred_dates", "attendees", "training_format")
 REPLY_PROMISE = "within two working days"
@@ -25,11 +24,7 @@ def topic_choices() -> list[tuple[str, str]]:
     services = db.session.execute(select(Service.slug, Service.title).order_by(Service.position, Service.title)).all()
     choices = [(slug, title) for slug, title in services]
     taken = {slug for slug, _ in choices}
-    return choices + [choice for choice in (TRAINING, OTHER) if choice[0] not in taken]
-
-
-def topic_title(topic: str) -> str:
-    return dict(topic_choices()).get(topic, topic)
+    return choices + [choice for choice in FIXED_TOPICS.items() if choice[0] not in taken]
 
 
 def one_line(value: str | None, limit: int) -> str:
@@ -46,7 +41,8 @@ def submit_enquiry(
     The caller commits once: either the enquiry and both emails are stored, or nothing is.
     `kind` is Enquiry.CONTACT or Enquiry.PRIVATE_TRAINING; `extra` takes EXTRA_FIELDS
     (course_id, preferred_dates, attendees, training_format) for private-training requests.
-    A trapped submission (spam_reason set) is stored with status spam and mailed to no one.
+    A trapped submission (spam_reason set) is mailed to no one: stored as spam, or held for the
+    consultant's review when only its speed looked like a bot's (Enquiry.status_for).
     """
     unknown = set(extra) - set(EXTRA_FIELDS)
     if unknown:
@@ -62,13 +58,13 @@ def submit_enquiry(
         topic=one_line(topic, 60),
         message=(message or "").strip(),
         consent_at=utcnow(),
-        status=Enquiry.SPAM if spam_reason else Enquiry.NEW,
+        status=Enquiry.status_for(spam_reason),
         spam_reason=spam_reason[:100] if spam_reason else None,
         **extra,
     )
     db.session.add(enquiry)
     db.session.flush()  # the id, for the admin link and `related`
-    if not spam_reason:
+    if enquiry.status == Enquiry.NEW:
         queue_enquiry_emails(enquiry)
     return enquiry
 
@@ -77,7 +73,7 @@ def queue_enquiry_emails(enquiry: Enquiry) -> None:
     config = current_app.config
     context = {
         "enquiry": enquiry,
-        "topic_title": topic_title(enquiry.topic) if enquiry.topic else "",
+        "topic_title": enquiry.topic_label,
         "admin_url": url_for("admin.enquiry", enquiry_id=enquiry.id, _external=True),
         "reply_promise": REPLY_PROMISE,
     }
@@ -140,6 +136,14 @@ def default_reply_subject(enquiry: Enquiry) -> str:
         title = enquiry.course.title if enquiry.course else "training"
         return f"Re: Private {title} request"
     return f"Re: Your enquiry to {current_app.config['CONSULTANT_NAME']}"
+
+
+def release(enquiry: Enquiry, actor: AdminUser) -> None:
+    """A held enquiry was a person: to the inbox, and the client's copy and the notification go out now."""
+    reason = enquiry.spam_reason
+    enquiry.release()
+    queue_enquiry_emails(enquiry)
+    AuditLog.record(actor, "enquiry.release", enquiry, spam_reason=reason)
 
 
 def mark_not_spam(enquiry: Enquiry, actor: AdminUser) -> bool:

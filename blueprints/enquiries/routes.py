@@ -24,11 +24,14 @@ def contact_form():
         arm(form, FORM_NAME)
     elif form.validate_on_submit():
         def send():
-            submit_enquiry(
+            enquiry = submit_enquiry(
                 name=form.name.data, email=form.email.data, company=form.company.data or "",
                 topic=form.topic.data, message=form.message.data, spam_reason=spam_reason(form, FORM_NAME),
             )
-            # A trapped submission sees the same page, so a bot learns nothing.
+            # No copy is promised when none was queued (held for review, or spam); held and spam read
+            # the same, and neither says why, so a bot learns nothing.
+            if enquiry.emails_withheld:
+                return url_for("enquiries.thanks", copy=0), None
             return url_for("enquiries.thanks"), None
 
         return submit_once(form, FORM_NAME, send)  # a double click stores one enquiry
@@ -37,4 +40,5 @@ def contact_form():
 
 @bp.get("/contact/thanks", endpoint="thanks")
 def thanks():
-    return render_template("enquiries/thanks.html", reply_promise=REPLY_PROMISE)
+    return render_template("enquiries/thanks.html", reply_promise=REPLY_PROMISE,
+                           copy_sent=request.args.get("copy") != "0")

@@ -23,6 +23,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.forms import DATETIME_FORMATS, SLUG, local_to_utc, options, valid_timezone, visible_name, whole_number
 from models import TrainingSession
+from models.enquiries import FORMAT_LABELS
 from web.spam import SpamTrapFields
 
 CONSENT_TEXT = "I agree that my details are stored and used to handle this request (see the privacy page)."
@@ -49,7 +50,7 @@ class PrivateTrainingForm(FlaskForm, SpamTrapFields):
     attendees = IntegerField("Number of attendees", validators=[
         InputRequired("Enter how many people would attend."),
         whole_number(min=1, max=500, message="Enter a number between 1 and 500.")])
-    training_format = RadioField("Format", choices=[SelectChoice("online", "Online"), SelectChoice("on-site", "On-site at your premises")],
+    training_format = RadioField("Format", choices=[SelectChoice(v, label) for v, label in FORMAT_LABELS.items()],
                                   validators=[DataRequired("Choose a format.")])
     message = TextAreaField("Anything else", validators=[Optional(), Length(max=5000)])
     consent = BooleanField(CONSENT_TEXT, validators=[DataRequired("Tick the box so the request can be stored.")])

@@ -6,7 +6,7 @@ from collections import defaultdict
 from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from blueprints.enquiries.operations import submit_enquiry
+from blueprints.enquiries.operations import REPLY_PROMISE, submit_enquiry
 from blueprints.training import bp
 from blueprints.training import operations as ops
 from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingForm
@@ -52,15 +52,17 @@ def course(slug: str):
         arm(form, PRIVATE_FORM)
     elif form.validate_on_submit():
         def request_course():
-            submit_enquiry(
+            enquiry = submit_enquiry(
                 kind=Enquiry.PRIVATE_TRAINING, topic="training", name=form.name.data, email=form.email.data,
                 company=form.company.data or "", message=form.message.data or "", course_id=item.id,
                 preferred_dates=" ".join(form.preferred_dates.data.split()), attendees=form.attendees.data,
                 training_format=form.training_format.data, spam_reason=spam_reason(form, PRIVATE_FORM),
             )
-            # A trapped submission sees the same answer, so a bot learns nothing. The answer is a page of
-            # its own, not a message at the top of the long course page, above the form the eye is on.
-            return url_for("training.private_requested", slug=slug, _anchor="request-sent"), None
+            # A trapped submission sees the same answer, so a bot learns nothing; a held or trapped one is
+            # promised no email. The answer is a page of its own, not a message at the top of the long
+            # course page, above the form the eye is on.
+            copy = {"copy": 0} if enquiry.emails_withheld else {}
+            return url_for("training.private_requested", slug=slug, _anchor="request-sent", **copy), None
 
         return submit_once(form, PRIVATE_FORM, request_course)
     sessions = _sessions_with_seats(TrainingSession.upcoming().where(TrainingSession.course_id == item.id))
@@ -71,7 +73,8 @@ def course(slug: str):
 @bp.get("/training/<slug>/requested")
 def private_requested(slug: str):
     """Where a private-course request leads: its confirmation and what happens next."""
-    return render_template("training/private_requested.html", course=_published_course(slug))
+    return render_template("training/private_requested.html", course=_published_course(slug),
+                           copy_sent=request.args.get("copy") != "0", reply_promise=REPLY_PROMISE)
 
 
 @bp.route("/training/sessions/<int:session_id>/book", methods=["GET", "POST"])

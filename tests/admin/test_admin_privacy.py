@@ -90,7 +90,7 @@ def test_erase_removes_the_person_everywhere_and_keeps_counts(app, admin_client,
               for m in (Enquiry, EnquiryMessage, Booking, Comment, OutboxMessage)}
     response = admin_client.post("/admin/privacy/erase", data={"email": "jane.doe@example.com",
                                                                 "confirm_email": "Jane.Doe@example.com"})
-    assert response.status_code == 200 and "Erased: 1 enquiries, 1 bookings, 1 comments, 3 emails" in response.text
+    assert response.status_code == 200 and "Erased: 1 enquiry, 1 booking, 1 comment, 3 emails" in response.text
     db_session.expire_all()
     after = {m: db_session.scalar(select(func.count()).select_from(m)) for m in before}
     assert after == before  # rows kept: seat counts and totals unchanged

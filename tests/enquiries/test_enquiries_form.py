@@ -125,7 +125,8 @@ def test_the_message_keeps_its_words_and_lines(client, services):
 ])
 def test_trapped_submissions_are_stored_as_spam_and_not_mailed(client, services, overrides, reason):
     response = client.post("/contact", data=valid_data(**overrides))
-    assert response.status_code == 303 and response.headers["Location"].endswith("/contact/thanks")
+    # The thank-you page promises no copy (none is sent); it says nothing of spam either.
+    assert response.status_code == 303 and response.headers["Location"].endswith("/contact/thanks?copy=0")
     enquiry = db.session.scalar(select(Enquiry))
     assert (enquiry.status, enquiry.spam_reason) == ("spam", reason)
     assert count(OutboxMessage) == 0
@@ -137,11 +138,12 @@ def app_config(request):
 
 
 @pytest.mark.parametrize("app_config", [{"SPAM_MIN_SECONDS": 3}], indirect=True)
-def test_a_submission_faster_than_three_seconds_is_spam(client, services):
+def test_a_submission_faster_than_three_seconds_is_held_for_review(client, services):
     page = client.get("/contact").get_data(as_text=True)
     token = page.split('name="form_token" type="hidden" value="')[1].split('"')[0]
     client.post("/contact", data=valid_data(form_token=token))
-    assert db.session.scalar(select(Enquiry.spam_reason)) == "submitted too fast"
+    assert db.session.execute(select(Enquiry.status, Enquiry.spam_reason)).one() == ("held", "submitted too fast")
+    assert count(OutboxMessage) == 0
     client.post("/contact", data=valid_data(form_token=form_token(seconds_ago=4)))
     assert count(Enquiry, Enquiry.status == "new") == 1
     assert count(OutboxMessage) == 2

@@ -154,3 +154,35 @@ def test_a_non_ascii_local_part_is_refused_by_the_form(mail_app, smtp_server):
     assert response.status_code == 422 and 'id="email-error"' in response.get_data(as_text=True)
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(Enquiry)) == 0
+
+
+def test_private_course_emails_carry_the_request_in_words(mail_app, smtp_server):
+    """Issue #15 item 5 and "raw values shown": both emails give the course, preferred dates, attendees and
+    format, with labels ("On-site at your premises", not "on-site")."""
+    import time
+
+    from tests.factories import make_course
+    from web.spam import issue_form_token
+
+    course = make_course(title="OpenStack für Einsteiger")
+    client = mail_app.test_client()
+    data = {"private-name": NAME, "private-email": "zoe@例え.jp", "private-company": "Initech",
+            "private-preferred_dates": "Semaine du 9 mars, או 16 במרץ", "private-attendees": "6",
+            "private-training_format": "on-site", "private-message": "Zwei Tage bitte", "private-consent": "y",
+            "private-form_token": issue_form_token("private_training", now=time.time() - 10)}
+    assert client.post(f"/training/{course.slug}", data=data).status_code == 303
+    mailer.deliver_pending()
+    mails = by_recipient(smtp_server)
+    assert set(mails) == {mail_app.config["CONSULTANT_EMAIL"], "zoe@xn--r8jz45g.jp"}
+    assert mails[mail_app.config["CONSULTANT_EMAIL"]]["Subject"] == f"Private training request (OpenStack für Einsteiger) from {NAME}"
+    for mail in mails.values():
+        text = mail.get_body(("plain",)).get_content().replace("\r\n", "\n")
+        html = mail.get_body(("html",)).get_content()
+        for expected in ("Course:   OpenStack für Einsteiger", "Preferred dates: Semaine du 9 mars, או 16 במרץ",
+                         "Attendees: 6", "Format:   On-site at your premises"):
+            assert expected in text, (mail["Subject"], expected)
+        assert "on-site\n" not in text
+        for expected in (">Preferred dates</th>", "Semaine du 9 mars, או 16 במרץ", ">On-site at your premises</td>",
+                         ">6</td>", ">OpenStack für Einsteiger</td>"):
+            assert expected in html, (mail["Subject"], expected)
+

@@ -1,6 +1,6 @@
 """bookings: who cancelled, when the client confirmed attendance, when the client last moved the booking
 
-Revision ID: 0006_book
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-12-02 03:00:00
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0006_book'
+revision = '0006'
 down_revision = '0005'
 branch_labels = None
 depends_on = None
