@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.base import UTCDateTime, utcnow
 from models.content import Service
+from models.outbox import failure_reason
 from models.transactions import NotAllowed
 
 # The one place a stored value gets the words people read (forms, admin pages, emails).
@@ -231,7 +232,7 @@ class Delivery:
         if message is None:
             return cls("gone", "No record", "The email is no longer in the outbox.")
         status, attempts = message.status, message.attempts or 0
-        reason = readable_mail_error(message.last_error) if message.last_error else ""
+        reason = failure_reason(message.last_error) if message.last_error else ""
         if status == "sent":
             return cls("sent", "Sent", at=message.sent_at, message_id=message.id)
         if status == "failed":
@@ -245,30 +246,3 @@ class Delivery:
             return cls("retrying", "Retrying", f"Not delivered yet ({tries}), will retry", message.next_attempt_at,
                        reason, message.id)
         return cls("queued", "Queued", "Not sent yet: waiting in the outbox.", message_id=message.id)
-
-
-# What a delivery error means, for a person: the outbox keeps the exact text.
-_MAIL_ERRORS = (
-    ("Connection refused", "The mail server refused the connection (it is down or not reachable)."),
-    ("timed out", "The mail server did not answer in time."),
-    ("Name or service not known", "The mail server's name could not be found."),
-    ("nodename nor servname", "The mail server's name could not be found."),
-    ("Network is unreachable", "The network to the mail server is unreachable."),
-    ("SMTPAuthenticationError", "The mail server refused the username or password."),
-    ("SMTPRecipientsRefused", "The mail server refused the recipient's address."),
-    ("SMTPSenderRefused", "The mail server refused the sender's address."),
-    ("Certificate", "The mail server's TLS certificate could not be verified."),
-    ("certificate", "The mail server's TLS certificate could not be verified."),
-    ("SMTPServerDisconnected", "The mail server closed the connection."),
-    ("NonASCII", "The address has characters this mail server cannot take."),
-    ("SMTPUTF8", "The address has characters this mail server cannot take."),
-)
-
-
-def readable_mail_error(error: str) -> str:
-    for needle, meaning in _MAIL_ERRORS:
-        if needle in error:
-            return meaning
-    # Unknown: the relay's own words, without the Python class name in front.
-    _, _, words = error.partition(": ")
-    return (words or error)[:300]

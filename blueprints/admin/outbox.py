@@ -1,8 +1,6 @@
 """The mail outbox: every message, what became of it in words, retry a failed one, send a waiting one now."""
 from __future__ import annotations
 
-import re
-
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -11,6 +9,7 @@ from blueprints.admin import bp, paginate
 from blueprints.admin.forms import OutboxFilterForm, RetryForm
 from extensions import db
 from models import AuditLog, Booking, Comment, Enquiry, OutboxMessage
+from models.outbox import failure_reason
 
 PER_PAGE = 50
 STATUSES = OutboxMessage.STATUSES
@@ -122,48 +121,3 @@ def delivery_summary(message: OutboxMessage) -> str:
         return "Waiting for its first attempt"
     limit = current_app.config.get("OUTBOX_MAX_ATTEMPTS", 8)
     return f"{tries} of {limit} failed; tried again automatically"
-
-
-# The server's own words in a recorded error: "(550, b'5.1.1 Mailbox does not exist')" or "451 4.3.0 …".
-_SMTP_REPLY = re.compile(r"""\((\d{3}),\s*b?(['"])(.*?)\2""", re.S)
-_BARE_REPLY = re.compile(r"(?:^|:\s)([245]\d\d)[ -](.+)$", re.S)
-
-# (pattern in the recorded error, what it means), first match wins; the SMTP replies come after these.
-_KNOWN = [
-    (re.compile(r"SMTPAuthenticationError", re.I),
-     "The mail server refused the user name or password (check MAIL_USERNAME and MAIL_PASSWORD). It is tried again."),
-    (re.compile(r"CERTIFICATE_VERIFY_FAILED|SSLError|SSLCert|\bSSL\b|\bTLS\b|STARTTLS", re.I),
-     "The secure (TLS) connection to the mail server failed: its certificate was not trusted, or it does not offer "
-     "TLS as MAIL_USE_TLS / MAIL_USE_SSL expect. It is tried again."),
-    (re.compile(r"ConnectionRefused|Connection refused", re.I),
-     "The mail server refused the connection: nothing answered at MAIL_SERVER and MAIL_PORT (is it down?). "
-     "It is tried again."),
-    (re.compile(r"Timeout|timed out", re.I),
-     "The mail server did not answer in time. It is tried again."),
-    (re.compile(r"gaierror|Name or service not known|nodename nor servname|Temporary failure in name resolution", re.I),
-     "The mail server's name could not be found (check MAIL_SERVER). It is tried again."),
-    (re.compile(r"SMTPServerDisconnected|Connection unexpectedly closed|ConnectionReset|Broken pipe", re.I),
-     "The mail server closed the connection before the message was accepted. It is tried again."),
-    (re.compile(r"^delivery interrupted", re.I),
-     "The delivery was interrupted: the sending process stopped before it finished. It is tried again."),
-]
-
-
-def failure_reason(error: str | None) -> str:
-    """The recorded delivery error in plain words (the raw text stays available beside it)."""
-    if not error:
-        return ""
-    for pattern, words in _KNOWN:
-        if pattern.search(error):
-            return words
-    reply = _SMTP_REPLY.search(error) or _BARE_REPLY.search(error.strip())
-    if reply is not None:
-        code = int(reply.group(1))
-        text = " ".join((reply.group(3) if reply.re is _SMTP_REPLY else reply.group(2)).split())
-        if 500 <= code < 600:
-            return f"The mail server refused the message ({code}): {text}. It is not tried again."
-        if 400 <= code < 500:
-            return f"The mail server asked to try again later ({code}): {text}."
-    if "NonASCII" in error or "SMTPUTF8" in error:
-        return "The address has letters outside ASCII and the mail server cannot take them."
-    return error.splitlines()[0][:300]
