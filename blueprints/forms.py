@@ -40,7 +40,7 @@ class EmailAddress:
     normalised spelling (NFC, lower-case domain), so one mailbox is one address.
     """
 
-    message = "Enter a valid email address, like name@example.com."
+    message = "That is not a valid email address. Enter an email address like name@example.com."
 
     def __call__(self, form, field) -> None:
         value = (field.data or "").strip()
