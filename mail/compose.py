@@ -20,6 +20,7 @@ from sqlalchemy import select, text
 
 from extensions import db
 from mail.addresses import ascii_domain
+from mail.message import clean_text
 from models import OutboxMessage
 from models.base import utcnow
 
@@ -86,7 +87,7 @@ def queue_email(
         to_name=to_name,
         reply_to=reply_to,
         reply_to_name=reply_to_name,
-        subject=" ".join(subject.split())[:300],
+        subject=clean_text(subject)[:300].rstrip(" "),  # as written: a no-break space stays (mail/message.py)
         text_body=render_template(f"email/{template}.txt", **context),
         html_body=render_template(f"email/{template}.html", **context),
         attachments=[a.as_json() for a in attachments or []],

@@ -56,10 +56,12 @@ def clean_text(value: str | None) -> str:
     """One line: control characters and Unicode line/paragraph separators become single spaces.
 
     Cc covers C0, DEL and C1 (NEL, U+0085); Zl/Zp are U+2028/U+2029. str.splitlines() breaks
-    on all of them, and the email package refuses a header value it would split.
+    on all of them, and the email package refuses a header value it would split. Only ASCII
+    spaces are collapsed and trimmed: a no-break space (French « : », "10 000 €") or an
+    ideographic one is part of what was written.
     """
     text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value or "")
-    return " ".join(text.split())
+    return re.sub(" {2,}", " ", text).strip(" ")
 
 
 def make_address(addr: str, name: str = "", *, smtputf8: bool = True) -> Address:
@@ -102,7 +104,8 @@ def encoded_words(text: str) -> list[str]:
 
     A word ends after a space where it can (a space is kept inside the word before it, as RFC
     2047 decoders drop the folding whitespace between words; Python's address parser keeps it
-    as a second space), and never splits a character.
+    as a second space), never splits a character, and never begins with whitespace: a word
+    longer than one encoded word keeps its space with its last character.
     """
     chunks, chunk = [], b""
     for piece in re.findall(r"\S+\s*|\s+", text):
@@ -113,8 +116,10 @@ def encoded_words(text: str) -> list[str]:
         if len(data) <= _WORD_BYTES - len(chunk):
             chunk += data
             continue
-        for char in piece:  # a word longer than one encoded word
-            data = char.encode("utf-8")
+        word = piece.rstrip()
+        units = [*word[:-1], piece[len(word) - 1:]] if word else [piece]
+        for unit in units:  # a word longer than one encoded word
+            data = unit.encode("utf-8")
             if len(chunk) + len(data) > _WORD_BYTES:
                 chunks.append(chunk)
                 chunk = b""
