@@ -81,3 +81,13 @@ def test_a_booking_by_an_international_address_gets_its_email(browser, live_serv
     message = delivered_to(live_server, address)
     assert str(message["Subject"]).startswith("Booking request received")
     context.close()
+
+
+def test_the_email_fields_are_valid_html(browser, live_server, vnu):
+    context = new_context(browser, live_server)
+    documents = {path: context.request.get(live_server(path)).text()
+                 for path in ("/contact", "/training/docker", "/blog/virtualization-and-containerization")}
+    context.close()
+    assert all('inputmode="email"' in html for html in documents.values())
+    found = vnu(documents)
+    assert not any(found.values()), found
