@@ -1,14 +1,17 @@
-"""Form pieces every feature's forms use: choices, time zones, slugs, names, whole numbers, the action button forms."""
+"""Form pieces every feature's forms use: choices, time zones, slugs, names, email addresses, whole numbers, the action button forms."""
 from __future__ import annotations
 
 import unicodedata
 from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
+from email_validator import EmailNotValidError, validate_email
 from flask_wtf import FlaskForm
-from wtforms import TextAreaField
+from wtforms import StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
+
+from mail.addresses import parse_address
 
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Use lowercase letters, digits and hyphens (e.g. my-page).")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
@@ -26,6 +29,40 @@ def visible_name(form, field) -> None:
     """
     if not any(unicodedata.category(c)[0] in "LN" and c not in BLANK_LETTERS for c in field.data or ""):
         raise ValidationError("Enter a name with letters that show.")
+
+
+class EmailAddress:
+    """The one rule for a visitor's email address, on every public form: international ones are welcome.
+
+    email-validator checks the syntax and that the domain could receive mail anywhere (not
+    localhost, .invalid …); mail/addresses.py, that the mailer can write it into a message, so a
+    form never says "we have emailed you" about a message that cannot be built. The field keeps the
+    normalised spelling (NFC, lower-case domain), so one mailbox is one address.
+    """
+
+    message = "That is not a valid email address. Enter an email address like name@example.com."
+
+    def __call__(self, form, field) -> None:
+        value = (field.data or "").strip()
+        if not value:
+            return  # DataRequired says so
+        try:
+            address = validate_email(value, check_deliverability=False, allow_smtputf8=True).normalized
+            parse_address(address)
+        except (EmailNotValidError, ValueError):
+            raise ValidationError(self.message) from None
+        field.data = address
+
+
+def email_field(label: str, required: str = "Enter your email address.") -> StringField:
+    """A visitor's email address: a text input with the email keyboard.
+
+    Not <input type=email>: browsers refuse a non-ASCII local part (jörg@…) there before the form
+    is sent, so the form would refuse what the server accepts.
+    """
+    return StringField(label, validators=[DataRequired(required), Length(max=254), EmailAddress()],
+                       render_kw={"autocomplete": "email", "inputmode": "email", "maxlength": 254,
+                                  "spellcheck": "false", "autocapitalize": "none"})
 
 
 # The largest whole number a form may send: PostgreSQL's INTEGER column stops at 2**31 - 1, and a larger

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app, render_template
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from extensions import db
+from mail.addresses import ascii_domain
+from mail.message import clean_text
 from models import OutboxMessage
 from models.base import utcnow
 
@@ -63,6 +65,7 @@ def queue_email(
     related: str = "",
     attachments: list[Attachment] | None = None,
     automatic: bool | None = None,
+    thread: Thread | None = None,
     **context,
 ) -> OutboxMessage:
     """Render templates/email/<template>.{subject.txt,txt,html} and add an outbox row.
@@ -70,7 +73,7 @@ def queue_email(
     The caller commits. Addresses and names are stored as given; mail/message.py makes each
     one line before Flask-Mail writes the headers, so CR/LF in them can never add a header.
     `automatic` (by default: the template is in AUTOMATIC_TO_UNVERIFIED) puts the message under
-    the per-recipient cap.
+    the per-recipient cap. `thread` (from thread_for) makes it a reply within that thread.
     """
     context.setdefault("site_url", current_app.config["SITE_URL"])
     context.setdefault("site_name", current_app.config["SITE_NAME"])
@@ -84,12 +87,15 @@ def queue_email(
         to_name=to_name,
         reply_to=reply_to,
         reply_to_name=reply_to_name,
-        subject=" ".join(subject.split())[:300],
+        subject=clean_text(subject)[:300].rstrip(" "),  # as written: a no-break space stays (mail/message.py)
         text_body=render_template(f"email/{template}.txt", **context),
         html_body=render_template(f"email/{template}.html", **context),
         attachments=[a.as_json() for a in attachments or []],
         related=related,
     )
+    if thread is not None:
+        message.in_reply_to = thread.in_reply_to
+        message.thread_references = " ".join(thread.references) or None
     if automatic is None:
         automatic = template in AUTOMATIC_TO_UNVERIFIED
     if automatic:
@@ -103,14 +109,54 @@ def queue_email(
     return message
 
 
+# A References header stays short (RFC 5322 3.6.4 allows trimming): the thread's first ids and its latest ones.
+MAX_REFERENCES = 12
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The mails about one thing so far, as the thread a new message to one recipient continues."""
+
+    subject: str  # the first subject that recipient got ("" if none)
+    in_reply_to: str | None  # the latest message that recipient got
+    references: tuple[str, ...]  # every message of the thread, oldest first
+
+    def reply_subject(self, fallback: str) -> str:
+        """"Re: " and the subject the thread began with, as mail programs match threads by it."""
+        subject = self.subject or fallback
+        while subject[:3].lower() == "re:":
+            subject = subject[3:].lstrip()
+        return f"Re: {subject}"
+
+
+def thread_for(related: str, recipient: str) -> Thread:
+    """The thread of the mails about `related` (e.g. "enquiry:12") that a new one to `recipient` continues.
+
+    The client's mailbox has the mails sent to them (the acknowledgement, earlier replies): a new
+    reply answers the latest of those. References also name the consultant's notification, so a
+    client's answer threads in the consultant's mail program too. Skipped mails were never sent.
+    """
+    rows = db.session.execute(
+        select(OutboxMessage.message_id, OutboxMessage.to_addr, OutboxMessage.subject)
+        .where(OutboxMessage.related == related, OutboxMessage.status != OutboxMessage.SKIPPED)
+        .order_by(OutboxMessage.id)
+    ).all()
+    theirs = [row for row in rows if row.to_addr.strip().lower() == recipient.strip().lower()]
+    ids = [row.message_id for row in rows]
+    if len(ids) > MAX_REFERENCES:
+        ids = ids[:2] + ids[-(MAX_REFERENCES - 2):]
+    return Thread(subject=theirs[0].subject if theirs else "", in_reply_to=theirs[-1].message_id if theirs else None,
+                  references=tuple(ids))
+
+
 def recipient_key(address: str) -> str:
     """One key per mailbox: case, a +tag and the IDN spelling of the domain do not make another one."""
     local, _, domain = address.strip().rpartition("@")
     local = local.split("+", 1)[0].lower()
     domain = domain.strip().rstrip(".").lower()
     try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError:
+        domain = ascii_domain(domain)
+    except ValueError:
         pass  # not a valid IDN: the lower-cased text is key enough
     return f"{local}@{domain}"[:320]
 

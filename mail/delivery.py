@@ -29,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from extensions import db, mail
+from mail.addresses import NeedsSmtpUtf8
 from mail.message import build_message, sender_address
 from mail.transport import PermanentError, transport_for
 from models.outbox import OutboxMessage
@@ -204,7 +205,10 @@ def _deliver_one(session, transport, row, sender, worker, max_attempts, report) 
     error: str | None = None
     permanent = False
     try:
-        transport.send(build_message(row, current_app.config), envelope_from=sender)
+        message = build_message(row, current_app.config, smtputf8=transport.offers_smtputf8())
+        transport.send(message, envelope_from=sender)
+    except NeedsSmtpUtf8 as exc:  # this relay can never take it: a sentence for the outbox, no exception name
+        error, permanent = str(exc), True
     except PermanentError as exc:  # a 5xx refusal
         error, permanent = f"{exc.__class__.__name__}: {exc}", True
     except OSError as exc:  # refused, 4xx, timed out, TLS: the server's state, not the message's

@@ -10,20 +10,25 @@ emits them verbatim (`WrittenHeader`): plain text only when it is short and made
 digits, spaces and `.'-`; otherwise base64 encoded words, which no parser reads as anything but
 text. Then `check_serialised` reads the finished bytes back like a receiver and refuses to send
 anything that holds a header, an address or a MIME part this code did not put there.
+
+Addresses follow mail/addresses.py: a non-ASCII local part is written in UTF-8 (RFC 6532) and the
+message asks for SMTPUTF8, which the transport knows whether the relay offers.
 """
 from __future__ import annotations
 
 import base64
+import html
 import logging
 import re
 import unicodedata
-from email import message_from_bytes, policy
+from email import message_from_string, policy
 from email.charset import QP, Charset
 from email.headerregistry import Address
 from email.utils import parseaddr
 
 from flask_mail import Message
 
+from mail.addresses import NeedsSmtpUtf8, parse_address
 from models.base import utcnow
 from models.outbox import OutboxMessage
 
@@ -51,39 +56,32 @@ def clean_text(value: str | None) -> str:
     """One line: control characters and Unicode line/paragraph separators become single spaces.
 
     Cc covers C0, DEL and C1 (NEL, U+0085); Zl/Zp are U+2028/U+2029. str.splitlines() breaks
-    on all of them, and the email package refuses a header value it would split.
+    on all of them, and the email package refuses a header value it would split. Only ASCII
+    spaces are collapsed and trimmed: a no-break space (French « : », "10 000 €") or an
+    ideographic one is part of what was written.
     """
     text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in value or "")
-    return " ".join(text.split())
+    return re.sub(" {2,}", " ", text).strip(" ")
 
 
-def make_address(addr: str, name: str = "") -> Address:
-    """An Address built by the email package; refuses anything that is not one plain address."""
-    addr = (addr or "").strip()
-    if not addr or _CONTROL.search(addr) or any(c in addr for c in " ,;<>\"()"):
-        raise ValueError(f"not a single email address: {addr!r}")
-    local, at, domain = addr.rpartition("@")
-    if not at or not local or not domain:
-        raise ValueError(f"not an email address: {addr!r}")
-    if not local.isascii():
-        # It would need SMTPUTF8, which Flask-Mail 0.10.0 cannot send (the forms refuse such addresses).
-        raise ValueError(f"a non-ASCII local part cannot be sent: {addr!r}")
-    try:
-        domain = domain.encode("idna").decode("ascii")
-    except UnicodeError as error:
-        raise ValueError(f"bad domain in {addr!r}") from error
-    if not (local + domain).isprintable() or "=?" in addr:
-        raise ValueError(f"not an email address: {addr!r}")
-    return Address(display_name=clean_text(name)[:100], addr_spec=f"{local}@{domain}")
+def make_address(addr: str, name: str = "", *, smtputf8: bool = True) -> Address:
+    """An Address for one plain address (mail/addresses.py's rule), written as the relay can take it.
+
+    ValueError for anything that is not one plain address; NeedsSmtpUtf8 (a ValueError) for a
+    non-ASCII local part when `smtputf8` is False.
+    """
+    local, _, domain = parse_address(addr).for_relay(smtputf8).rpartition("@")
+    # username/domain rather than addr_spec: the email package refuses to parse a non-ASCII local part.
+    return Address(display_name=clean_text(name)[:100], username=local, domain=domain)
 
 
-def sender_address(config) -> Address:
+def sender_address(config, *, smtputf8: bool = True) -> Address:
     sender = config.get("MAIL_DEFAULT_SENDER") or "Portico <noreply@localhost>"
     if isinstance(sender, (tuple, list)):
         name, addr = sender
     else:
         name, addr = parseaddr(sender)
-    return make_address(addr, name)
+    return make_address(addr, name, smtputf8=smtputf8)
 
 
 # --- writing the headers ourselves -------------------------------------------------------------
@@ -106,7 +104,8 @@ def encoded_words(text: str) -> list[str]:
 
     A word ends after a space where it can (a space is kept inside the word before it, as RFC
     2047 decoders drop the folding whitespace between words; Python's address parser keeps it
-    as a second space), and never splits a character.
+    as a second space), never splits a character, and never begins with whitespace: a word
+    longer than one encoded word keeps its space with its last character.
     """
     chunks, chunk = [], b""
     for piece in re.findall(r"\S+\s*|\s+", text):
@@ -117,8 +116,10 @@ def encoded_words(text: str) -> list[str]:
         if len(data) <= _WORD_BYTES - len(chunk):
             chunk += data
             continue
-        for char in piece:  # a word longer than one encoded word
-            data = char.encode("utf-8")
+        word = piece.rstrip()
+        units = [*word[:-1], piece[len(word) - 1:]] if word else [piece]
+        for unit in units:  # a word longer than one encoded word
+            data = unit.encode("utf-8")
             if len(chunk) + len(data) > _WORD_BYTES:
                 chunks.append(chunk)
                 chunk = b""
@@ -167,29 +168,46 @@ def safe_filename(value: str | None) -> str:
 
 
 class OutgoingMessage(Message):
-    """Flask-Mail's Message, with From, To, Reply-To and Subject written by this module.
+    """Flask-Mail's Message, with From, To, Reply-To, Subject and the thread headers written by this module.
 
     Flask-Mail 0.10.0 pre-encodes names and subjects with email.header.Header and then emits with
     policy.SMTP, which re-parses and rewrites them (see the module docstring and
     tests/mail/test_flask_mail_gaps.py). Its bytes are made once (`as_bytes`), so the bytes
     `check_serialised` reads are the bytes Connection.send hands to smtplib (MIME boundaries
-    are random per serialisation).
+    are random per serialisation). `smtputf8`: an address in it is UTF-8, so it must go out with
+    SMTPUTF8 (mail/transport.py asks for it) and its headers are written as UTF-8.
     """
 
-    def __init__(self, *, sender: Address, to: Address, reply_to: Address | None, **fields) -> None:
+    def __init__(self, *, sender: Address, to: Address, reply_to: Address | None,
+                 in_reply_to: str = "", references: tuple[str, ...] = (), **fields) -> None:
         # Bare addresses for Flask-Mail: the envelope is exactly `to`, never a name parsed back.
         super().__init__(sender=sender.addr_spec, recipients=[to.addr_spec],
                          reply_to=reply_to.addr_spec if reply_to else None, **fields)
         self.address_headers = {"From": sender, "To": to, "Reply-To": reply_to}
+        self.thread_headers = {"In-Reply-To": [in_reply_to] if in_reply_to else [], "References": list(references)}
+        self.smtputf8 = not all(a.addr_spec.isascii() for a in self.address_headers.values() if a is not None)
         self._wire: bytes | None = None
 
     def _message(self):
-        msg = super()._message()  # its policy is policy.SMTP by now
+        # Flask-Mail runs every address through email.utils.formataddr, which refuses a non-ASCII
+        # one; it gets a stand-in here, and the real headers replace its own just below.
+        real = self.sender, self.recipients, self.reply_to
+        stand_in = "stand-in@invalid"
+        self.sender, self.recipients, self.reply_to = stand_in, [stand_in], stand_in if self.reply_to else None
+        try:
+            msg = super()._message()  # its policy is policy.SMTP by now
+        finally:
+            self.sender, self.recipients, self.reply_to = real
+        if self.smtputf8:
+            msg.policy = policy.SMTPUTF8  # headers as UTF-8 bytes (RFC 6532); the bodies stay 7-bit
         for name, address in self.address_headers.items():
             if address is not None:
                 msg.replace_header(name, address_header(name, address))
         if self.subject:
             msg.replace_header("Subject", subject_header(self.subject))
+        for name, ids in self.thread_headers.items():
+            if ids:
+                msg[name] = WrittenHeader(name, fold_tokens(name, ids))
         return msg
 
     def as_bytes(self) -> bytes:
@@ -210,19 +228,66 @@ def _content_type(value: str | None) -> str:
     return value
 
 
-def build_message(row: OutboxMessage, config) -> OutgoingMessage:
-    """The Flask-Mail Message for an outbox row (needs an app context, as Flask-Mail does)."""
+# Mail a person wrote (the consultant's reply): no Auto-Submitted, so it reads and is answered as a person's.
+WRITTEN_BY_A_PERSON = frozenset({"enquiry_reply"})
+_MESSAGE_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-~]+>")  # RFC 5322 msg-id, printable ASCII without <>
+
+
+def message_ids(value: str | None) -> tuple[str, ...]:
+    """The well-formed msg-ids in a stored In-Reply-To/References value; anything else is dropped."""
+    return tuple(token for token in clean_text(value).split(" ") if _MESSAGE_ID.fullmatch(token))
+
+
+def unreachable_notice(name: str, address: str) -> tuple[str, str]:
+    """What the consultant reads (text, HTML) when the client's address cannot be a Reply-To on this relay."""
+    who = f"{clean_text(name)} ({address})" if clean_text(name) else address
+    text = (f"Replying to this email will not reach {who}: the site's mail server does not accept "
+            "international addresses (SMTPUTF8), so this email has no Reply-To, and any copy the site sent "
+            "them was not delivered. Write to them from a mail program that supports international addresses.")
+    markup = ('<p style="margin:0 0 16px;padding:12px 16px;background:#fff4e5;border-left:4px solid #b35c00;'
+              f'color:#1c2733;">{html.escape(text)}</p>')
+    return text, markup
+
+
+def _with_notice(html_body: str, markup: str) -> str:
+    """The notice first in the HTML body: after the opening <body> tag, or at the very start."""
+    match = re.search(r"<body\b[^>]*>", html_body, re.IGNORECASE)
+    at = match.end() if match else 0
+    return html_body[:at] + markup + html_body[at:]
+
+
+def build_message(row: OutboxMessage, config, *, smtputf8: bool = True) -> OutgoingMessage:
+    """The Flask-Mail Message for an outbox row (needs an app context, as Flask-Mail does).
+
+    `smtputf8`: whether the relay offers it (the transport knows). Without it, a To with a non-ASCII
+    local part raises NeedsSmtpUtf8 (the message can never go through this relay); such a Reply-To
+    (the client, on a notification to the consultant) is left out and the message says why.
+    """
+    text_body, html_body = row.text_body or "", row.html_body or ""
+    reply_to = None
+    if row.reply_to:
+        try:
+            reply_to = make_address(row.reply_to, row.reply_to_name, smtputf8=smtputf8)
+        except NeedsSmtpUtf8 as missing:
+            text_notice, html_notice = unreachable_notice(row.reply_to_name, missing.address)
+            text_body = f"{text_notice}\n\n{text_body}"
+            html_body = _with_notice(html_body, html_notice) if html_body else ""
+    personal = row.template in WRITTEN_BY_A_PERSON
+    references = message_ids(row.thread_references)
+    in_reply_to = message_ids(row.in_reply_to)
     message = OutgoingMessage(
-        sender=sender_address(config),
-        to=make_address(row.to_addr, row.to_name),
-        reply_to=make_address(row.reply_to, row.reply_to_name) if row.reply_to else None,
+        sender=sender_address(config, smtputf8=smtputf8),
+        to=make_address(row.to_addr, row.to_name, smtputf8=smtputf8),
+        reply_to=reply_to,
+        in_reply_to=in_reply_to[0] if in_reply_to else "",
+        references=references,
         subject=clean_text(row.subject),
-        body=row.text_body or "",
-        html=row.html_body or None,
+        body=text_body,
+        html=html_body or None,
         date=utcnow().timestamp(),
         charset=BODY_CHARSET,
         # RFC 3834: no vacation auto-replies to a machine-sent message.
-        extra_headers={"Auto-Submitted": "auto-generated"},
+        extra_headers=None if personal else {"Auto-Submitted": "auto-generated"},
     )
     message.msgId = clean_text(row.message_id)  # fixed when queued: a retry is the same message
     for attachment in row.attachments or []:
@@ -238,7 +303,7 @@ def build_message(row: OutboxMessage, config) -> OutgoingMessage:
 
 # Every header name the code sets on the message itself (Flask-Mail's and ours), and on a MIME part.
 MESSAGE_HEADERS = {"content-type", "mime-version", "content-transfer-encoding", "subject", "from", "to",
-                   "date", "message-id", "reply-to", "auto-submitted"}
+                   "date", "message-id", "reply-to", "auto-submitted", "in-reply-to", "references"}
 PART_HEADERS = {"content-type", "mime-version", "content-transfer-encoding", "content-disposition"}
 _FIELD = re.compile(rb"([!-9;-~]+):")  # RFC 5322 field name, then the colon
 
@@ -270,6 +335,11 @@ def check_serialised(message: OutgoingMessage) -> bytes:
     the ones built, so no header-made HTML part).
     """
     raw = message.as_bytes()
+    try:
+        # UTF-8 only in the headers of an SMTPUTF8 message (RFC 6532); bodies are quoted-printable or base64.
+        text = raw.decode("ascii" if not message.smtputf8 else "utf-8")
+    except UnicodeDecodeError:
+        raise _refuse(message, "8-bit bytes in a message that does not use SMTPUTF8") from None
     if re.search(rb"\r(?!\n)|(?<!\r)\n", raw):
         raise _refuse(message, "a bare CR or LF")
     if any(len(line) > 998 for line in raw.split(b"\r\n")):
@@ -287,7 +357,8 @@ def check_serialised(message: OutgoingMessage) -> bytes:
             raise _refuse(message, f"{names.count(name)} {name} headers")
 
     try:
-        _check_parsed(message, message_from_bytes(raw, policy=policy.default))
+        # From text: the bytes parser would read UTF-8 addresses as undecodable bytes.
+        _check_parsed(message, message_from_string(text, policy=policy.default))
     except UnsafeMessage:
         raise
     except Exception as error:  # the parser itself choked (e.g. AttributeError on a group): not ours  # noqa: BLE001

@@ -48,8 +48,35 @@ class SmtpConnection(flask_mail.Connection):
 
     Flask-Mail 0.10.0 opens smtplib.SMTP with neither: a server that accepts the connection and
     never answers hangs the worker, and STARTTLS or SSL accept any certificate
-    (tests/mail/test_flask_mail_gaps.py shows both).
+    (tests/mail/test_flask_mail_gaps.py shows both). Nor can it send to an international address:
+    its `send` rewrites the envelope through email.utils.formataddr, which refuses one, and never
+    asks for SMTPUTF8.
     """
+
+    def offers_smtputf8(self) -> bool:
+        """Whether the relay takes UTF-8 addresses and headers (RFC 6531), from its EHLO answer."""
+        if self.host is None:  # MAIL_SUPPRESS_SEND: nothing is sent, so nothing is refused
+            return True
+        self.host.ehlo_or_helo_if_needed()
+        return self.host.has_extn("smtputf8")
+
+    def send(self, message, envelope_from=None) -> None:
+        """Flask-Mail's send, with the envelope exactly as mail/message.py built it, and SMTPUTF8 when needed."""
+        assert message.send_to, "No recipients have been added"
+        envelope_from = envelope_from or message.sender
+        if message.has_bad_headers():
+            raise flask_mail.BadHeaderError
+        if self.host is not None:
+            options = list(message.mail_options)
+            if getattr(message, "smtputf8", False):
+                # smtplib refuses (SMTPNotSupportedError) if the relay does not offer it.
+                options.append("SMTPUTF8")
+                self.host.ehlo_or_helo_if_needed()
+                if self.host.has_extn("8bitmime"):
+                    options.append("BODY=8BITMIME")  # the UTF-8 headers are 8-bit data
+            self.host.sendmail(envelope_from, sorted(message.send_to), message.as_bytes(), options,
+                               message.rcpt_options)
+        flask_mail.email_dispatched.send(current_app._get_current_object(), message=message)
 
     def configure_host(self) -> smtplib.SMTP:
         mail = self.mail
@@ -87,20 +114,34 @@ class SmtpTransport:
         self.connection: SmtpConnection | None = None
         self._open = ExitStack()
 
+    def offers_smtputf8(self) -> bool:
+        """Whether the relay takes international addresses (opens the batch's connection if need be)."""
+        try:
+            return self._connection().offers_smtputf8()
+        except OSError:
+            self._forget_if_closed()
+            raise
+
+    def _connection(self) -> SmtpConnection:
+        if self.connection is None:
+            self.connection = self._open.enter_context(self.mail.connect())
+        return self.connection
+
+    def _forget_if_closed(self) -> None:
+        host = self.connection.host if self.connection is not None else None
+        if host is not None and host.sock is None:
+            # smtplib closed the session (a timeout, a disconnect, a 421): the next message reconnects.
+            self._forget()
+
     def send(self, message: flask_mail.Message, envelope_from: str) -> None:
         """Send to the message's recipients only (the envelope never comes from its headers)."""
         check_serialised(message)  # UnsafeMessage, a ValueError: a permanent failure, nothing sent
         try:
-            if self.connection is None:
-                self.connection = self._open.enter_context(self.mail.connect())
-            self.connection.send(message, envelope_from)
+            self._connection().send(message, envelope_from)
         except flask_mail.BadHeaderError as error:
             raise PermanentError("a header would contain a line break") from error
         except OSError as error:  # smtplib's exceptions are OSErrors too
-            host = self.connection.host if self.connection is not None else None
-            if host is not None and host.sock is None:
-                # smtplib closed the session (a timeout, a disconnect, a 421): the next message reconnects.
-                self._forget()
+            self._forget_if_closed()
             if is_permanent(error):
                 raise PermanentError(f"{error.__class__.__name__}: {error}") from error
             raise
@@ -129,6 +170,9 @@ class FileTransport:
 
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
+
+    def offers_smtputf8(self) -> bool:
+        return True  # a file holds UTF-8 headers as well as any mail program reads them (RFC 6532)
 
     def send(self, message: flask_mail.Message, envelope_from: str) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)

@@ -41,6 +41,10 @@ class OutboxMessage(db.Model):
     # Set only on automatic mail to an address nobody has verified (an acknowledgement, "booking
     # received"): the recipient as one mailbox (mail/compose.py recipient_key), for the per-recipient cap.
     recipient_key: Mapped[str | None] = mapped_column(String(320), index=True)
+    # The thread a message continues (RFC 5322 3.6.4), so a reply threads in the client's mail program:
+    # the Message-ID it answers, and every earlier one of the thread, space-separated.
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    thread_references: Mapped[str | None] = mapped_column(Text)
 
     status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
     # Every delivery try, the successful one included (a message sent on its second try shows 2).

@@ -5,17 +5,16 @@ from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    EmailField,
     HiddenField,
     SelectField,
     StringField,
     SubmitField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from blueprints.blog.operations import COMMENT_MAX_CHARS, COMMENT_MIN_CHARS
-from blueprints.forms import DATETIME_FORMATS, SLUG, local_to_utc, options, utc_to_local, visible_name
+from blueprints.forms import DATETIME_FORMATS, SLUG, email_field, local_to_utc, options, utc_to_local, visible_name
 from models import Post
 from web.spam import SpamTrapFields
 
@@ -29,9 +28,7 @@ class CommentForm(FlaskForm, SpamTrapFields):
     name = StringField("Name", filters=[clean], validators=[DataRequired("Please enter your name."), Length(max=100),
                                                     visible_name],
                        render_kw={"autocomplete": "name", "maxlength": 100})
-    email = EmailField("Email", filters=[clean], validators=[DataRequired("Please enter your email address."),
-                                            Email("Please enter a valid email address."), Length(max=254)],
-                       render_kw={"autocomplete": "email", "maxlength": 254})
+    email = email_field("Email", "Please enter your email address.")
     body = TextAreaField("Comment", filters=[clean], validators=[
         DataRequired("Please write a comment."),
         Length(min=COMMENT_MIN_CHARS, max=COMMENT_MAX_CHARS,

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
-from blueprints.forms import options, visible_name
+from blueprints.forms import email_field, options, visible_name
 from models import Enquiry
 from models.enquiries import KIND_LABELS
 from web.spam import SpamTrapFields
@@ -18,13 +18,7 @@ MESSAGE_MAX = 5000
 class ContactForm(FlaskForm, SpamTrapFields):
     name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100), visible_name],
                        render_kw={"autocomplete": "name", "maxlength": 100})
-    email = EmailField(
-        "Email address",
-        validators=[DataRequired("Enter your email address."), Length(max=254),
-                    Email("Enter an email address like name@example.com.", check_deliverability=False,
-                          allow_smtputf8=False)],
-        render_kw={"autocomplete": "email", "maxlength": 254, "spellcheck": "false"},
-    )
+    email = email_field("Email address")
     company = StringField("Company", validators=[Optional(), Length(max=150)],
                           render_kw={"autocomplete": "organization", "maxlength": 150})
     topic = SelectField("What is it about?", validators=[DataRequired("Choose a topic.")],

@@ -8,7 +8,7 @@ from flask import current_app, url_for
 from sqlalchemy import select
 
 from extensions import db
-from mail.compose import queue_email
+from mail.compose import queue_email, thread_for
 from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, TrainingSession
 from models.base import utcnow
 from models.enquiries import FIXED_TOPICS
@@ -112,6 +112,7 @@ def reply(enquiry: Enquiry, actor: AdminUser, subject: str, body: str) -> Enquir
     config = current_app.config
     message = queue_email(
         "enquiry_reply",
+        thread=thread_for(f"enquiry:{enquiry.id}", enquiry.email),  # threads with what the client already has
         to=enquiry.email,
         to_name=enquiry.name,
         reply_to=config["CONSULTANT_EMAIL"],
@@ -132,10 +133,13 @@ def reply(enquiry: Enquiry, actor: AdminUser, subject: str, body: str) -> Enquir
 
 
 def default_reply_subject(enquiry: Enquiry) -> str:
+    """"Re: " and the subject of the acknowledgement the client got, so the reply threads with it."""
     if enquiry.kind == Enquiry.PRIVATE_TRAINING:
         title = enquiry.course.title if enquiry.course else "training"
-        return f"Re: Private {title} request"
-    return f"Re: Your enquiry to {current_app.config['CONSULTANT_NAME']}"
+        fallback = f"Private {title} request"
+    else:
+        fallback = f"Your enquiry to {current_app.config['CONSULTANT_NAME']}"
+    return thread_for(f"enquiry:{enquiry.id}", enquiry.email).reply_subject(fallback)
 
 
 def release(enquiry: Enquiry, actor: AdminUser) -> None:

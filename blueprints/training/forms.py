@@ -18,10 +18,19 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from blueprints.forms import DATETIME_FORMATS, SLUG, local_to_utc, options, valid_timezone, visible_name, whole_number
+from blueprints.forms import (
+    DATETIME_FORMATS,
+    SLUG,
+    email_field,
+    local_to_utc,
+    options,
+    valid_timezone,
+    visible_name,
+    whole_number,
+)
 from models import TrainingSession
 from models.enquiries import FORMAT_LABELS
 from web.spam import SpamTrapFields
@@ -31,8 +40,7 @@ CONSENT_TEXT = "I agree that my details are stored and used to handle this reque
 
 class BookingForm(FlaskForm, SpamTrapFields):
     name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100), visible_name])
-    email = StringField("Email", validators=[DataRequired("Enter your email address."),
-                                             Email("Enter a valid email address."), Length(max=254)])
+    email = email_field("Email")
     company = StringField("Company", validators=[Optional(), Length(max=150)])
     seats = IntegerField("Seats", default=1, validators=[
         InputRequired("Enter how many seats you need."), whole_number(min=1, max=99, message="Book between 1 and 99 seats.")])
@@ -42,8 +50,7 @@ class BookingForm(FlaskForm, SpamTrapFields):
 
 class PrivateTrainingForm(FlaskForm, SpamTrapFields):
     name = StringField("Your name", validators=[DataRequired("Enter your name."), Length(max=100), visible_name])
-    email = StringField("Email", validators=[DataRequired("Enter your email address."),
-                                             Email("Enter a valid email address."), Length(max=254)])
+    email = email_field("Email")
     company = StringField("Company", validators=[Optional(), Length(max=150)])
     preferred_dates = StringField("Preferred dates", validators=[
         DataRequired("Tell us roughly when, e.g. 'any week in March'."), Length(max=500)])
