@@ -38,6 +38,7 @@ from models import UsedFormStamp, utcnow
 from models.transactions import begin_write
 
 SALT = "portico.spam-trap.form-timestamp"
+TOO_FAST = "submitted too fast"  # the one trap a person can fall into: answered, never dropped silently
 # A form older than this is treated as a replayed token rather than a slow reader.
 MAX_AGE_SECONDS = 7 * 24 * 3600
 # Used stamps are remembered a day longer than any stamp is accepted, then purged (purge_used_stamps).
@@ -77,7 +78,7 @@ def check_form_token(token: str | None, form_name: str, now: float | None = None
         return "forged form timestamp"
     age = (now if now is not None else time.time()) - data["t"]
     if age < current_app.config["SPAM_MIN_SECONDS"]:
-        return "submitted too fast"
+        return TOO_FAST
     if age > MAX_AGE_SECONDS:
         return "stale form timestamp"
     return None

@@ -13,10 +13,11 @@ from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingF
 from blueprints.training.links import link_token
 from extensions import client_address, db, limiter
 from models import Booking, Course, Enquiry, TrainingSession
-from web.spam import arm, spam_reason, submit_once
+from web.spam import TOO_FAST, arm, spam_reason, submit_once
 
 BOOKING_FORM = "booking"
 PRIVATE_FORM = "private_training"
+TOO_FAST_ANSWER = "That was quicker than we expected: please check your details and press the button again."
 
 
 def _sessions_with_seats(query) -> list[tuple[TrainingSession, int]]:
@@ -94,6 +95,13 @@ def book(session_id: int):
         arm(form, BOOKING_FORM)
     elif form.validate_on_submit():
         reason = spam_reason(form, BOOKING_FORM)
+        if reason == TOO_FAST:
+            # Only too fast (autofill and a quick click): a person, most likely. Their details stay in the
+            # form with a fresh stamp and one more press books; a bot gains nothing but a wait.
+            arm(form, BOOKING_FORM)
+            form.form_token.errors = [TOO_FAST_ANSWER]
+            return render_template("training/book.html", session=session, course=session.course, form=form,
+                                   seats_left=session.seats_left, offer_waitlist=offer_waitlist), 422
         if reason:
             # A bot takes no seat and learns nothing: the page reads like a real request's.
             current_app.logger.info("booking spam trapped session=%s reason=%s", session_id, reason)

@@ -1,6 +1,7 @@
 """Booking rules and workflows: seats, waitlist, state changes, emails, and the pages around them."""
 from __future__ import annotations
 
+import html
 import json
 import re
 from datetime import datetime, timedelta, timezone
@@ -524,3 +525,21 @@ def test_a_link_made_elsewhere_is_reissued_and_the_client_lands_on_the_working_o
     cancelled, = outbox("booking_cancelled")
     assert f"/bookings/{new_token}" in cancelled.text_body
     assert db.session.get(Booking, booking.id).status == Booking.CANCELLED
+
+
+def test_a_booking_sent_too_fast_is_asked_again_not_dropped(client, app):
+    """Autofill and a quick click: the person is told, keeps what they typed, and one more press books."""
+    session = make_session()
+    app.config["SPAM_MIN_SECONDS"] = 3
+    response = client.post(f"/training/sessions/{session.id}/book",
+                           data=form(name="Łukasz Żółć", notes="Vegetarian", form_token=issue_form_token("booking")))
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422 and "press the button again" in page
+    assert 'value="Łukasz Żółć"' in page and "Vegetarian" in page
+    assert db.session.scalar(select(func.count(Booking.id))) == 0 and outbox() == []
+    token = re.search(r'name="form_token"[^>]*value="([^"]+)"', page) or re.search(r'value="([^"]+)"[^>]*name="form_token"', page)
+    app.config["SPAM_MIN_SECONDS"] = 0  # the time it takes to read the message and press again
+    again = client.post(f"/training/sessions/{session.id}/book",
+                        data=form(name="Łukasz Żółć", form_token=html.unescape(token.group(1))))
+    assert again.status_code == 303
+    assert db.session.scalar(select(Booking.name)) == "Łukasz Żółć"
