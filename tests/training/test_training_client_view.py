@@ -199,6 +199,7 @@ def test_the_booking_page_shows_notes_price_and_place_on_the_waitlist(client, ap
     words = text_of(page)
     assert "Végétarien, sans noix." in words and "مقعد قرب الباب" in words
     assert "Végétarien, sans noix.<br>مقعد قرب الباب" in page  # the client's line break kept, nothing else unescaped
+    assert '<dd dir="auto">Végétarien' in page  # each line in its own writing direction, not forced left-to-right
     assert "EUR 2,400 (2 seats at EUR 1,200)" in words
     assert "On the waitlist : place 2" in words and "1 booking ahead of you" in words
     assert "On the waitlist : place 1" in text_of(client.get(f"/bookings/{first.token}").get_data(as_text=True))
