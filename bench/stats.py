@@ -1,0 +1,127 @@
+"""Benchmark: what counting visits costs a cached page (web/stats.py), counting on vs off in the same run.
+
+Two copies of the seeded site under the same gunicorn settings (`make serve`), one with STATS_ENABLED=1
+and one with STATS_ENABLED=0, are loaded with the same wrk command, one after the other, page by page and
+round after round (medians). wrk sends a browser's User-Agent, so every request takes the dearest path a
+real view takes (classified, hashed with the day's salt, buffered, written in batches by the flusher).
+After the run the counting site is stopped (its workers flush at exit) and its stored hits are compared
+with the requests wrk made: the measured cost is the cost of counting every one of them.
+
+    python -m bench.stats            # BENCH_DURATION=3s BENCH_ROUNDS=1 for a quick look
+
+Target: cached-page throughput with counting on >= 90 % of off.
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+from bench.common import (
+    CONNECTIONS,
+    DURATION,
+    THREADS,
+    Site,
+    ensure_tools,
+    fetch,
+    gunicorn_config_description,
+    median,
+    parse_wrk,
+    save_result,
+    table,
+    verdict,
+    workdir,
+)
+
+ROUNDS = max(int(os.environ.get("BENCH_ROUNDS", "2")), 1)
+PAGES = [("home", "/"), ("services", "/services"), ("article", "/blog/virtualization-and-containerization")]
+AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36"
+TARGET = 0.90
+
+
+def wrk_browser(url: str) -> dict:
+    cmd = ["wrk", f"-t{THREADS}", f"-c{CONNECTIONS}", f"-d{DURATION}", "--latency", "-H", f"User-Agent: {AGENT}",
+           "-H", "Accept-Encoding: gzip", url]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600).stdout
+    if "Requests/sec" not in out:
+        raise RuntimeError(f"wrk gave no result for {url}:\n{out}")
+    result = parse_wrk(out)
+    result["requests"] = int(re.search(r"(\d+) requests in", out).group(1))
+    return result
+
+
+def count_hits() -> int:
+    from sqlalchemy import func, select
+
+    from extensions import db
+    from models import StatsHit
+
+    return db.session.scalar(select(func.count()).select_from(StatsHit))
+
+
+def main() -> dict:
+    ensure_tools("wrk")
+    started = time.monotonic()
+    with workdir("stats") as tmp:
+        tmp = Path(tmp)
+        sites = {}
+        for name, enabled in (("off", "0"), ("on", "1")):
+            folder = tmp / name
+            folder.mkdir()
+            sites[name] = Site(folder, env={"STATS_ENABLED": enabled, "PAGE_CACHE_SECONDS": "600"}).prepare()
+        requests_made = 0
+        results: dict[tuple[str, str], list[dict]] = {}
+        try:
+            for site in sites.values():
+                site.start()
+                for _name, path in PAGES:
+                    status, headers, _body = fetch(site.url + path, {"User-Agent": AGENT})
+                    if status != 200:
+                        raise SystemExit(f"{path} answered {status}: cannot benchmark it")
+                    if "Set-Cookie" in headers and path == "/":
+                        raise SystemExit("the home page set a cookie")
+                requests_made += len(PAGES) if site is sites["on"] else 0
+            for site in sites.values():  # warm up: every worker's page cache and connection pool
+                wrk_browser(site.url + "/")
+            for _round in range(ROUNDS):
+                for name, path in PAGES:
+                    for mode in ("off", "on"):
+                        result = wrk_browser(sites[mode].url + path)
+                        results.setdefault((name, mode), []).append(result)
+            requests_made += sum(r["requests"] for (_p, mode), runs in results.items() if mode == "on" for r in runs)
+        finally:
+            for site in sites.values():
+                site.stop()
+        stored = sites["on"].run(count_hits)
+        stored_off = sites["off"].run(count_hits)
+
+    def m(name, mode, key):
+        return median(r[key] for r in results[(name, mode)])
+
+    rows, summary = [], {}
+    for name, path in PAGES:
+        on, off = m(name, "on", "rps"), m(name, "off", "rps")
+        errors = sum(r["errors"] for (p, _mode), runs in results.items() if p == name for r in runs)
+        ratio = on / off
+        summary[name] = {"ratio": ratio, "errors": errors}
+        rows.append([f"{name} `{path}`", off, m(name, "off", "p99"), on, m(name, "on", "p99"), f"{ratio:.1%}", errors,
+                     verdict(ratio >= TARGET and errors == 0)])
+    title = (f"Visit counting: wrk -t{THREADS} -c{CONNECTIONS} -d{DURATION} --latency (browser User-Agent), median of "
+             f"{ROUNDS} round(s), off and on interleaved; gunicorn: {gunicorn_config_description()}")
+    text = table(["page", "off req/s", "off p99 ms", "on req/s", "on p99 ms", "on/off", "errors", "target met"],
+                 rows, title=title)
+    # wrk's own warm-up run (1 per site) is not in requests_made: stored counts it too.
+    text += (f"\n\nTarget: on/off >= {TARGET:.0%}, 0 errors. Hits stored by the counting site: {stored:,} "
+             f"(wrk's measured requests and the set-up fetches: {requests_made:,}; the rest is the warm-up run); "
+             f"by the site with counting off: {stored_off:,}.")
+    print(text.splitlines()[-1])
+    print(f"(stats: {time.monotonic() - started:.0f}s)")
+    save_result("stats", text)
+    summary["stored"], summary["requests"] = stored, requests_made
+    return summary
+
+
+if __name__ == "__main__":
+    main()
