@@ -308,3 +308,27 @@ def test_the_privacy_page_says_what_is_counted(client, app):
     page = client.get("/privacy").get_data(as_text=True)
     assert 'id="statistics"' in page and "no cookie" in page and "deleted once the day is over" in page
     assert f"kept for {app.config['STATS_KEEP_DAYS']} days" in page
+
+
+def test_the_flusher_writes_in_the_background_and_each_process_rolls_up_once_a_day(app, pages, another_app):
+    worker = another_app(STATS_ENABLED=True, STATS_FLUSH_SECONDS=0.05, STATS_BATCH=1000, PAGE_CACHE_SECONDS=60)
+    recorder = worker.extensions["stats"]
+    client = worker.test_client()
+    visit(client, pages["service"], address="203.0.113.40")
+    assert recorder.rows, "buffered, not written in the request"
+    deadline = time.monotonic() + 10
+    while recorder.rows or db.session.scalar(select(func.count()).select_from(StatsHit)) < 2:
+        assert time.monotonic() < deadline, "the flusher did not write the hits"
+        db.session.rollback()
+        time.sleep(0.05)
+    # Shortly after midnight the process rolls the finished day up by itself (here: yesterday's hits).
+    db.session.execute(update(StatsHit).values(day=today(app) - timedelta(days=1)))
+    db.session.commit()
+    recorder._day_starts -= 3600  # as if the day began an hour ago
+    recorder._rolled_up = None
+    recorder.daily()
+    db.session.rollback()
+    site = db.session.get(StatsCounter, (today(app) - timedelta(days=1), "site", "", ""))
+    assert (site.views, site.visitors) == (1, 1)
+    recorder.daily()  # once a day: nothing more
+    assert recorder._rolled_up == today(app)
