@@ -77,6 +77,7 @@ MAX_BUFFER = 100_000  # rows kept while the database refuses them; beyond, the o
 INSERT_SQL = ("INSERT INTO stats_hits (day, at, kind, visitor, path, referrer, came_from, source, browser) "
               "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)")
 SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+ERROR_LOG_EVERY = 60  # seconds
 ROLLUP_AFTER = 300  # seconds after midnight before a process rolls yesterday up: every process has flushed by then
 
 
@@ -266,6 +267,7 @@ class StatsLayer:
         self.wsgi_app = wsgi_app
         self.recorder = recorder
         self.static_prefix = static_prefix.rstrip("/") + "/"
+        self.last_error = -ERROR_LOG_EVERY
 
     def __call__(self, environ, start_response):
         method = environ["REQUEST_METHOD"]
@@ -276,7 +278,10 @@ class StatsLayer:
             try:
                 self.observe(environ, method, status, headers)
             except Exception:  # noqa: BLE001  (counting must never break a page)
-                log.exception("stats: could not count a request")
+                now = time.monotonic()
+                if now - self.last_error >= ERROR_LOG_EVERY:  # the database away: one line a minute, not one a view
+                    self.last_error = now
+                    log.exception("stats: could not count a request")
             return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
 
         return self.wsgi_app(environ, observe)

@@ -332,3 +332,16 @@ def test_the_flusher_writes_in_the_background_and_each_process_rolls_up_once_a_d
     assert (site.views, site.visitors) == (1, 1)
     recorder.daily()  # once a day: nothing more
     assert recorder._rolled_up == today(app)
+
+
+def test_a_page_is_served_when_counting_fails(app, client, pages, monkeypatch, caplog):
+    recorder = app.extensions["stats"]
+
+    def database_away(day):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(recorder, "salt", database_away)
+    for _ in range(3):
+        response = visit(client, pages["service"])
+        assert response.status_code == 200 and "Public Cloud" in response.get_data(as_text=True)
+    assert [r.message for r in caplog.records if r.name == "portico.stats"] == ["stats: could not count a request"]
