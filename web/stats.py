@@ -38,7 +38,7 @@ import threading
 import time
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, has_request_context, request
@@ -328,7 +328,7 @@ class StatsLayer:
                 host = ""
             if host and (host == recorder.site or host == (environ.get("HTTP_HOST") or "").rpartition(":")[0].lower()
                          or host == (environ.get("HTTP_HOST") or "").lower()):
-                came_from = wsgi_text(parts.path)[:PATH_LENGTH] if parts.path.isascii() else parts.path[:PATH_LENGTH]
+                came_from = unquote(wsgi_text(parts.path))[:PATH_LENGTH]  # as PATH_INFO is: decoded
             elif host:
                 referrer = referrer_group(host)
         source = campaign(wsgi_text(environ.get("QUERY_STRING", ""))) or referrer
