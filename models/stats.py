@@ -197,6 +197,11 @@ def rollup(session: Session, today: date, keep_days: int) -> dict[str, int]:
     return {"days": len(days), "hits_deleted": deleted or 0, "salts_deleted": salts or 0}
 
 
+def rolled_up(session: Session, day: date) -> bool:
+    """`day` has its counters already (late hits wait for the next `flask stats rollup`)."""
+    return session.scalar(select(StatsCounter.day).where(StatsCounter.day == day, StatsCounter.dim == SITE)) is not None
+
+
 def counted_days(session: Session, start: date, end: date) -> set[date]:
     return set(session.scalars(select(StatsCounter.day).where(StatsCounter.day.between(start, end),
                                                               StatsCounter.dim == SITE).distinct()))

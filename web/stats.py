@@ -253,7 +253,10 @@ class Recorder:
         self._rolled_up = day
         try:
             with Session(self.engine) as session:
-                session.connection(execution_options=WRITE)
+                if model.rolled_up(session, day - timedelta(days=1)):
+                    return  # another process (or cron) did it today; a worker restarted by max_requests need not
+            with Session(self.engine) as session:
+                session.connection(execution_options=WRITE)  # first: the write lock up front (SQLite)
                 model.rollup(session, day, self.keep_days)
                 session.commit()
         except Exception:  # noqa: BLE001  (another process rolled up at the same moment; the next run recounts)
