@@ -19,7 +19,7 @@ def stats_rollup() -> None:
     Each web process also does this once a day; running it again changes nothing but late hits.
     """
     from extensions import db
-    from models import stats
+    from models import AuditLog, stats
     from models.transactions import begin_write
     from web.stats import Recorder
 
@@ -34,5 +34,6 @@ def stats_rollup() -> None:
         today = datetime.now(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
     begin_write()
     counts = stats.rollup(db.session, today, int(current_app.config["STATS_KEEP_DAYS"]))
+    AuditLog.record(None, "stats.rollup", None, **counts)  # raw hits and salts deleted: on the record
     db.session.commit()
     click.echo("Rolled up {days} day(s); deleted {hits_deleted} raw hits and {salts_deleted} past salt(s).".format(**counts))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 
 from extensions import db
-from models import Enquiry, StatsConversion, StatsCounter, StatsHit, StatsSalt
+from models import AuditLog, Enquiry, StatsConversion, StatsCounter, StatsHit, StatsSalt
 from models import stats as model
 from models.transactions import begin_write
 from tests.factories import make_course, make_post, make_service, make_session
@@ -255,6 +255,8 @@ def test_rollup_counts_finished_days_deletes_old_hits_and_salts_and_is_idempoten
         result = runner.invoke(args=["stats", "rollup"])
         assert result.exit_code == 0, result.output
     assert "Rolled up" in result.output
+    entry = db.session.scalars(select(AuditLog).where(AuditLog.action == "stats.rollup").order_by(AuditLog.id)).all()[0]
+    assert entry.detail == {"days": 2, "hits_deleted": 1, "salts_deleted": 1}  # yesterday and long ago
     db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(StatsHit).where(StatsHit.day == long_ago)) == 0
     assert db.session.scalar(select(func.count()).select_from(StatsHit).where(StatsHit.day == yesterday)) == 10
