@@ -154,6 +154,12 @@ class BaseConfig:
         # cache off), and how often a process re-reads the content version other processes may have bumped.
         self.PAGE_CACHE_SECONDS = env_float("PAGE_CACHE_SECONDS", 60 if self.APP_ENV == "production" else 0)
         self.PAGE_CACHE_CHECK_SECONDS = env_float("PAGE_CACHE_CHECK_SECONDS", 1)
+        # Visit statistics (web/stats.py): on unless STATS_ENABLED=0; hits are written every STATS_FLUSH_SECONDS
+        # (or once STATS_BATCH wait), counted per day and deleted after STATS_KEEP_DAYS.
+        self.STATS_ENABLED = env_bool("STATS_ENABLED", True)
+        self.STATS_FLUSH_SECONDS = env_float("STATS_FLUSH_SECONDS", 5)
+        self.STATS_BATCH = env_int("STATS_BATCH", 500)
+        self.STATS_KEEP_DAYS = env_int("STATS_KEEP_DAYS", 3)
 
     @staticmethod
     def engine_options(url: str) -> dict:
@@ -202,6 +208,8 @@ class TestingConfig(BaseConfig):
         self.OUTBOX_THREAD = False
         self.STATIC_BUILD_DIR = None
         self.SITE_URL = "http://localhost"
+        self.STATS_ENABLED = env_bool("STATS_ENABLED", False)  # tests that count turn it on
+        self.STATS_FLUSH_SECONDS = 0
         self.SESSION_COOKIE_SECURE = False
         # Sign-in tests and the login fuzzer hash many passwords: scrypt would dominate their time.
         self.PASSWORD_HASH_METHOD = "pbkdf2:sha256:1000"  # noqa: S105

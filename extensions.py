@@ -29,12 +29,16 @@ class Base(DeclarativeBase):
 
 
 def client_address() -> str:
-    """Who a rate limit counts: an IPv4 address, or an IPv6 client's /64.
+    """Who a rate limit counts: an IPv4 address, or an IPv6 client's /64 (see client_network).
 
-    ProxyFix (set up from PROXY_COUNT) has already made the address trustworthy. One IPv6 subscriber or
-    host gets a whole /64 and can pick any address in it, so counting addresses would count nothing.
+    ProxyFix (set up from PROXY_COUNT) has already made the address trustworthy.
     """
-    address = request.remote_addr or "unknown"
+    return client_network(request.remote_addr or "unknown")
+
+
+def client_network(address: str) -> str:
+    """An IPv4 address as it is, an IPv6 address as its /64: one IPv6 subscriber or host gets a whole /64 and
+    can pick any address in it, so counting addresses would count nothing. Rate limits and visit statistics."""
     try:
         ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id ("fe80::1%eth0")
     except ValueError:

@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 
-from bench import contention, forms, pages, queries
+from bench import contention, forms, pages, queries, stats
 from bench.common import ROOT, ensure_tools, save_result, table, verdict
 
 
@@ -29,7 +29,8 @@ def main() -> int:
     about = machine()
     print(f"Machine: {about}\n", flush=True)
     results, crashed = {}, []
-    for name, module in (("queries", queries), ("forms", forms), ("contention", contention), ("pages", pages)):
+    for name, module in (("queries", queries), ("forms", forms), ("contention", contention), ("pages", pages),
+                         ("stats", stats)):
         print(f"== {name} ==", flush=True)
         try:
             results[name] = module.main()
@@ -42,6 +43,11 @@ def main() -> int:
             rows.append([f"page {page}", f"site/nginx {r['vs_nginx']:.1%} (>= 5%), site/floor {r['vs_floor']:.0%} "
                          f"(>= 80%), p99 {r['p99']:.1f} ms (< 50)",
                          verdict(r["vs_nginx"] >= 0.05 and r["vs_floor"] >= 0.8 and r["p99"] < 50 and not r["errors"])])
+    if "stats" in results:
+        for page, r in results["stats"].items():
+            if isinstance(r, dict):
+                rows.append([f"visit counting, page {page}", f"on/off {r['ratio']:.1%} (>= 90%)",
+                             verdict(r["ratio"] >= stats.TARGET and not r["errors"])])
     if "forms" in results:
         r = results["forms"]
         rows.append(["contact POST, SMTP slow/instant", f"p50 {r['ratio_p50']:.2f}, p99 {r['ratio_p99']:.2f} (<= 1.1)",

@@ -6,10 +6,11 @@ from models.content_version import ContentVersion
 from models.enquiries import Enquiry, EnquiryMessage
 from models.form_stamps import UsedFormStamp
 from models.outbox import OutboxMessage
+from models.stats import StatsConversion, StatsCounter, StatsHit, StatsSalt
 from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
     "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage", "LoginFailure",
-    "OutboxMessage", "Post", "Service", "Tag", "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
+    "OutboxMessage", "Post", "Service", "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "Tag", "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
 ]

@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from extensions import db
 from mail.compose import queue_email, thread_for
-from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, TrainingSession
+from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, TrainingSession, stats
 from models.base import utcnow
 from models.enquiries import FIXED_TOPICS
 from models.transactions import NotAllowed, begin_write
+from web.stats import record_conversion
 
 # Fields of a private-training request (Enquiry.kind == private_training) a caller may pass.
 EXTRA_FIELDS = ("course_id", "preferred_dates", "attendees", "training_format")
@@ -66,6 +67,7 @@ def submit_enquiry(
     db.session.flush()  # the id, for the admin link and `related`
     if enquiry.status == Enquiry.NEW:
         queue_enquiry_emails(enquiry)
+        record_conversion(stats.ENQUIRY, f"enquiry:{enquiry.id}")  # held and spam ones convert nothing
     return enquiry
 
 

@@ -20,10 +20,11 @@ from sqlalchemy import select
 from blueprints.training.emails import invite, mail_client, mail_consultant, withdraw_held
 from blueprints.training.links import link_token
 from extensions import db
-from models import AuditLog, Booking, TrainingSession, utcnow
+from models import AuditLog, Booking, TrainingSession, stats, utcnow
 from models.audit import ClientActor
 from models.bookings import BookingError, BookingStateError, NotEnoughSeats, SessionUnavailable
 from models.transactions import begin_write, locked
+from web.stats import record_conversion
 
 __all__ = [
     "BookingError", "BookingStateError", "NotEnoughSeats", "SessionUnavailable", "BookingResult",
@@ -100,6 +101,7 @@ def book_session(
     token = link_token(booking)
     mail_client("booking_received" if status == Booking.PENDING else "booking_waitlisted", booking)
     mail_consultant("booking_new", booking)
+    record_conversion(stats.BOOKING, f"booking:{booking.id}")
     db.session.flush()
     return BookingResult(booking, token)
 
