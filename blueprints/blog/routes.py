@@ -75,10 +75,11 @@ def render_post(item, form: CommentForm | None = None, *, preview: bool = False)
     """The article page; `preview` is the consultant's view of a post the public may not see yet (no comment form)."""
     # A draft has no publication time yet: its preview is dated now, as publishing it now would date it.
     published = item.published_at or utcnow()
+    comments = ops.approved_comments(item)
     return render_template(
         "blog/post.html", post=item, courses=ops.courses_for(item), toc=ops.toc_tree(item.toc or []),
-        structured_data=None if preview else _structured_data(item), comments=ops.approved_comments(item),
-        form=form, preview=preview, published=published,
+        structured_data=None if preview else _structured_data(item), comments=comments,
+        threads=ops.comment_threads(comments), form=form, preview=preview, published=published,
     )
 
 
