@@ -76,6 +76,7 @@ def reencode_image(raw: bytes) -> Encoded:
         image = image.convert("RGB")
     elif save_format == "WEBP" and image.mode not in ("RGB", "RGBA"):
         image = image.convert("RGBA")
+    image.info = {}  # Pillow would write a JPEG comment or PNG text it read back into the new file
     options = {"JPEG": {"quality": 85, "optimize": True, "progressive": True},
                "PNG": {"optimize": True}, "WEBP": {"quality": 85}}[save_format]
     if icc:

@@ -5,7 +5,7 @@ WordPress query links (/?p=12), so no route of the blog changes and a page that 
 """
 from __future__ import annotations
 
-from flask import redirect, request
+from flask import abort, redirect, request
 
 from blueprints.blog import bp
 from models.redirects import QUERY_ARGS, Redirect
@@ -38,5 +38,6 @@ def not_found(error):
 def plain_permalink():
     """WordPress's plain links are queries on the home page (/?p=12): the home page route would show them the home page."""
     if request.path in ("/", "/index.php") and request.args and any(name in request.args for name in QUERY_ARGS):
-        return _answer()
+        # This site never uses these queries itself: one that leads nowhere is an unknown old link, answered as one.
+        return _answer() or abort(404)
     return None

@@ -138,14 +138,15 @@ def _rfc822(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def read(path: Path, *, max_bytes: int = MAX_BYTES) -> Export:
+def read(path: Path, *, max_bytes: int | None = None) -> Export:
     """Parse the file; ExportError (with the line and column when the XML itself is broken) for anything unusable."""
+    max_bytes = max_bytes or MAX_BYTES
     try:
         size = path.stat().st_size
     except OSError as error:
         raise ExportError(f"cannot read {path}: {error.strerror or error}") from None
     if size > max_bytes:
-        raise ExportError(f"{path} is {size / 1024 / 1024:.0f} MB; the import reads files up to {max_bytes // 1024 // 1024} MB")
+        raise ExportError(f"{path} is {size:,} bytes; the import reads files up to {max_bytes:,} bytes")
     if size == 0:
         raise ExportError(f"{path} is empty")
     try:
