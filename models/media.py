@@ -101,7 +101,7 @@ class MediaFile(db.Model):
     # Where it came from (the old site's URL), for the report and the redirect from it.
     source_url: Mapped[str] = mapped_column(String(1000), default="")
     alt: Mapped[str] = mapped_column(String(300), default="")
-    data: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    data: Mapped[bytes] = deferred(mapped_column(LargeBinary, nullable=False))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     def store(self, encoded: Encoded) -> None:
