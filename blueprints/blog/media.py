@@ -15,7 +15,7 @@ def media(name: str):
     if item is None:
         abort(404)
     etag = item.sha256
-    response = Response(b"" if request.method == "HEAD" else item.data, mimetype=item.content_type)
+    response = Response(item.data, mimetype=item.content_type)
     response.set_etag(etag)
     # A file under a name never changes (a new version gets a new name): caches may keep it a day.
     response.cache_control.public = True

@@ -173,6 +173,7 @@ def test_posts_pages_and_their_fields(seeded, runner, tmp_path, media_dir):
     assert k8s.title == "Über Kubernetes — ein Überblick für Einsteiger 日本語"
     assert k8s.status == Post.PUBLISHED and k8s.published_at == datetime(2020, 3, 8, 23, 30, tzinfo=UTC)
     assert k8s.author_name == "Linus Tribe"
+    assert k8s.updated_at == k8s.published_at  # WordPress's post_modified_gmt, not the time of the import
     assert k8s.summary == "Kubernetes für Einsteiger, ohne Hexenwerk."
     assert sorted(t.name.casefold() for t in k8s.tags) == ["container", "docker", "infrastruktur"]
     assert not db.session.scalar(select(Tag).where(Tag.slug == "uncategorized"))
@@ -181,6 +182,8 @@ def test_posts_pages_and_their_fields(seeded, runner, tmp_path, media_dir):
     assert draft.status == Post.DRAFT and draft.published_at is None
     assert post("uber-mich").status == Post.DRAFT and post("contact").status == Post.DRAFT  # pages: drafts to rework
     assert post("weg") is None and "“Papierkorb” (trash" in output
+    entry = db.session.scalar(select(AuditLog).where(AuditLog.action == "wordpress.import"))
+    assert entry.detail["source"] == SITE and entry.detail["posts.created"] == 5 and entry.detail["comments.imported"] == 5
     # The seed article keeps its slug; the imported one with the same slug moves aside, and says so.
     assert post(SEED).title == "Virtualization and Containerization"
     assert post(f"{SEED}-2").title == "Virtualization and Containerization, revisited"
@@ -233,7 +236,7 @@ def test_without_media_dir_images_stay_links_and_are_listed(seeded, runner, tmp_
     assert 'src="https://alt.beispiel.de/wp-content/uploads/2020/03/cluster-300x225.jpg"' in post("uber-kubernetes").body
 
 
-def test_comments_threads_moderation_and_private_emails(seeded, runner, tmp_path, media_dir, client):
+def test_comments_threads_moderation_and_private_emails(seeded, runner, tmp_path, media_dir, client, admin_client):
     output = imported(runner, tmp_path, media_dir)
     k8s = post("uber-kubernetes")
     by_name = {c.body.splitlines()[0]: c for c in db.session.scalars(select(Comment).where(Comment.post_id == k8s.id))}
@@ -255,6 +258,9 @@ def test_comments_threads_moderation_and_private_emails(seeded, runner, tmp_path
     reply = page.index(f'id="comment-{by_name["Gern geschehen, Jörg."].id}"')
     nested = page.index(f'id="comment-{by_name["Noch eine Frage zu Pods."].id}"')
     assert first < reply < nested
+    queue = admin_client.get("/admin/comments?status=pending").get_data(as_text=True)
+    assert "Noch nicht freigegeben" in queue
+    assert "buy now" in admin_client.get("/admin/comments?status=spam").get_data(as_text=True)
     assert page[first:nested].count('class="comment-list comment-replies"') == 2
 
 
@@ -309,6 +315,9 @@ REDIRECTS = [
     ("/comments/feed/", "/feed.xml"),
     ("/?feed=rss2", "/feed.xml"),
     ("/author/linus/", "/blog"),
+    ("/2020/03/", "/blog"),  # date archives
+    ("/2020/03/09/", "/blog"),
+    ("/?m=202003", "/blog"),
     ("/?author=1", "/blog"),
     ("/2020/03/09/%c3%bcber-kubernetes/cluster/", "/media/2020/03/cluster.jpg"),  # attachment page
     ("/?attachment_id=50", "/media/2020/03/cluster.jpg"),
@@ -375,7 +384,8 @@ def test_a_second_import_changes_nothing(seeded, runner, tmp_path, media_dir):
     assert {p.slug: p.updated_at for p in db.session.scalars(select(Post))} == stamps
     assert db.session.scalar(select(func.count()).select_from(AuditLog)) == audits
     assert "Nothing changed: everything in this export was imported before." in output
-    assert "Posts: 5 unchanged" in output and "Redirects: 61 unchanged" in output or "unchanged" in output
+    assert "Posts: 5 unchanged, 1 skipped" in output and "Comments: 5 unchanged, 1 dropped" in output
+    assert re.search(r"^Redirects: \d+ unchanged$", output, re.M) and "Media: 1 unchanged, 1 linked" in output
 
 
 def test_an_edited_post_is_never_overwritten(seeded, runner, tmp_path, media_dir):

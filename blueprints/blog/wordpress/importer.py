@@ -266,12 +266,15 @@ class Importer:
         return {"title": title[:200], "summary": summary, "body": converted.body, "status": status,
                 "published_at": when.replace(microsecond=0).isoformat() if when else None, "tags": sorted(tags),
                 "author_name": self.export.authors.get(item.creator, item.creator)[:100], "_when": when,
+                "_modified": max(item.modified_gmt, when) if item.modified_gmt and when else item.modified_gmt,
                 "_tag_order": tags}
 
     def _write(self, post: Post, values: dict) -> None:
         post.title, post.summary, post.body = values["title"], values["summary"], values["body"]
         post.author_name = values["author_name"]
         post.status, post.published_at = values["status"], values["_when"]
+        # When it was last changed is WordPress's date, not the import's: the page would say "updated today".
+        post.updated_at = values["_modified"] or values["_when"] or utcnow()
         ops.set_post_tags(post, values["_tag_order"])
 
     def import_post(self, item: Item) -> None:
@@ -450,6 +453,13 @@ class Importer:
                 self.redirect(f"{prefix}/{slug}", f"{note}, name link", post=post)
             if (path := self._old_path(item.link)) is not None:
                 self.redirect(path, f"{note}, its permalink", post=post)
+        archives = {self.local_date(i) for i in self.export.items if i.id in self.posts and i.post_type == "post"}
+        blog = url_for("blog.index", _external=False)
+        for day in sorted(d for d in archives if d is not None):
+            self.redirect(f"{prefix}/{day:%Y}", "WordPress year archive", path=blog)
+            self.redirect(f"{prefix}/{day:%Y/%m}", "WordPress month archive", path=blog)
+            self.redirect(f"{prefix}/{day:%Y/%m/%d}", "WordPress day archive", path=blog)
+            self.redirect(query_key("m", f"{day:%Y%m}"), "WordPress month archive, plain link", path=blog)
         for attachment in self.attachments.values():
             relative = SIZE_SUFFIX.sub("", (attachment.meta.get("_wp_attached_file") or self.upload_path(attachment.attachment_url) or "").lstrip("/"))
             media_url = self.media_urls.get(relative)

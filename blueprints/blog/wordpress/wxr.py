@@ -61,6 +61,7 @@ class Item:
     date_local: datetime | None  # the blog's wall-clock time (naive): what WordPress puts in its dated URLs
     date_gmt: datetime | None  # aware UTC, when WordPress gave it
     pub_date: datetime | None  # aware, from <pubDate>
+    modified_gmt: datetime | None
     parent: str
     attachment_url: str = ""
     meta: dict[str, str] = field(default_factory=dict)
@@ -188,6 +189,7 @@ def parse_root(root: Element, name: str = "the file") -> Export:
     items = []
     for element in channel.findall("item"):
         date_gmt = _naive(r.child(element, "post_date_gmt"))
+        modified = _naive(r.child(element, "post_modified_gmt"))
         item = Item(
             id=r.child(element, "post_id").strip(),
             post_type=r.child(element, "post_type").strip() or "post",
@@ -201,6 +203,7 @@ def parse_root(root: Element, name: str = "the file") -> Export:
             date_local=_naive(r.child(element, "post_date")),
             date_gmt=date_gmt.replace(tzinfo=timezone.utc) if date_gmt else None,
             pub_date=_rfc822(_text(element.find("pubDate"))),
+            modified_gmt=modified.replace(tzinfo=timezone.utc) if modified else None,
             parent=r.child(element, "post_parent").strip(),
             attachment_url=r.child(element, "attachment_url").strip(),
         )
