@@ -248,6 +248,7 @@ def test_comments_threads_moderation_and_private_emails(seeded, runner, tmp_path
     assert by_name["Danke!"].author_email == "jörg@exämple.de"
     assert by_name["Danke!"].created_at == datetime(2020, 3, 10, 7, 0, tzinfo=UTC)
     assert "1 dropped" in output  # the pingback
+    assert by_name["buy now"].moderated_at.date() == datetime.now(UTC).date()  # purged 30 days from now, not at once
     page = client.get("/blog/uber-kubernetes").get_data(as_text=True)
     assert "3 comments" in page and "Danke!<br>Sehr hilfreich." in page
     thread = page.split('id="comments"')[1].split('id="comment-form"')[0]

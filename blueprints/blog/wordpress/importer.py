@@ -355,7 +355,10 @@ class Importer:
             comment = Comment(post_id=post.id, author_name=(html.unescape(wp.author) or "Anonymous")[:100],
                               author_email=wp.email[:254], body=comment_text(wp.content), status=status,
                               created_at=wp.date_gmt or self.published_at(item) or utcnow(),
-                              spam_reason="marked as spam on WordPress" if status == Comment.SPAM else None)
+                              spam_reason="marked as spam on WordPress" if status == Comment.SPAM else None,
+                              # Spam is deleted 30 days after it was judged (privacy purge): counted from the
+                              # import, so the consultant has those days to look at it, not none at all.
+                              moderated_at=utcnow() if status == Comment.SPAM else None)
             db.session.add(comment)
             db.session.flush()
             made[wp.id] = comment
