@@ -484,3 +484,73 @@ def test_shortcodes_are_converted_or_reported():
     assert "[audio]: no equivalent here, left as text" in result.notes
     assert not any("[1]" in note or "caption" in note for note in result.notes)
     assert "<p>A citation [1] stays.</p>" in result.body
+
+
+# --- never a crash ------------------------------------------------------------------------------------
+
+def test_an_export_cut_anywhere_is_a_clear_error(tmp_path):
+    from blueprints.blog.wordpress import wxr
+
+    whole = export_xml(standard_items())
+    path = tmp_path / "export.xml"
+    for cut in range(1, len(whole) - 10, max(1, len(whole) // 150)):
+        path.write_text(whole[:cut], encoding="utf-8")
+        with pytest.raises(wxr.ExportError):
+            wxr.read(path)
+
+
+PIECES = ["<p>", "</p>", "<h2>", "</h2>", "<h3 id='x'>", "<pre>", "</pre>", "<code>", "</code>", "[code]", "[/code]",
+          "[caption]", "[/caption]", "<img src='https://e.example/a.png'>", "[gallery]", "[embed]", "[/embed]",
+          "<!-- wp:paragraph -->", "<!-- /wp:paragraph -->", "<iframe src='https://v.example/1'>", "</iframe>",
+          "[[x]]", "[foo-bar a=1]", "\n", "\n\n", "  ", "ü", "日本", "```", "*", "_", "<", ">", "&", "&amp;", "<br>",
+          "<ul><li>", "</li></ul>", "<table><tr><td>", "<script>", "</script>", "https://e.example/x", "#", "]]>"]
+
+
+def test_any_body_converts_and_renders_without_error():
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from blueprints.blog.wordpress.convert import convert
+
+    @given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=40))
+    def check(parts):
+        result = convert("".join(parts), gallery=lambda ids: [("https://e.example/g.png", "alt", "cap")],
+                         rewrite_url=lambda url: url)
+        rendered = render_document(result.body)
+        assert "<script" not in rendered.html and "<iframe" not in rendered.html
+
+    check()
+
+
+def test_odd_items_are_imported_or_reported_never_a_crash(seeded, runner, tmp_path):
+    uploads = tmp_path / "uploads"
+    (uploads / "2021").mkdir(parents=True)
+    (uploads / "2021" / "fake.png").write_bytes(b"this is text, not a PNG")
+    bomb = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(bomb, "PNG")  # 81 megapixels in a few kB
+    (uploads / "2021" / "bomb.png").write_bytes(bomb.getvalue())
+    (tmp_path / "secret.txt").write_text("outside the media folder")
+    odd = [
+        P(70, "T" * 500, "🙂-" + "s" * 300, "not a date", "garbage", "also garbage", content="x" * 10, status="publish",
+          terms=[("category", "c" * 200, "C" * 200)],
+          comments=[C(901, "A" * 300, "e" * 300 + "@example.com", "x", "x", "orphan reply", parent=999),
+                    C(902, "B", "", "2021-01-01 00:00:00", "2021-01-01 00:00:00", "", approved="trash")]),
+        P(71, "Menüeintrag", "menu", type="nav_menu_item", status="publish"),
+        P(72, "Unbekannt", "unbekannt", status="weird", content="?"),
+        P(73, "../escape", "escape", type="attachment", status="inherit",
+          attachment_url=f"{SITE}/wp-content/uploads/../../secret.txt", meta={"_wp_attached_file": "../secret.txt"}),
+        P(74, "fake", "fake", type="attachment", status="inherit", attachment_url=f"{SITE}/wp-content/uploads/2021/fake.png",
+          meta={"_wp_attached_file": "2021/fake.png"}),
+        P(75, "bomb", "bomb", type="attachment", status="inherit", attachment_url=f"{SITE}/wp-content/uploads/2021/bomb.png",
+          meta={"_wp_attached_file": "2021/bomb.png"}),
+    ]
+    output = imported(runner, tmp_path, uploads, odd)
+    created = db.session.scalar(select(Post).where(Post.title.startswith("TTT")))
+    assert len(created.title) == 200 and len(created.slug) <= 120 and created.published_at is not None
+    assert "“Unbekannt” (weird: not a post WordPress shows)" in output
+    assert "../secret.txt" in output and "its path leaves the media folder" in output
+    assert "fake.png: not a readable image" in output
+    assert "bomb.png: 9000×9000 pixels is more than 40 megapixels" in output
+    assert db.session.scalar(select(func.count()).select_from(MediaFile)) == 0
+    orphan = db.session.scalar(select(Comment).where(Comment.body == "orphan reply"))
+    assert orphan.parent_id is None and len(orphan.author_name) == 100

@@ -221,7 +221,7 @@ class Importer:
     def gallery(self, post_id: str):
         def images(ids):
             found = [self.attachments[i] for i in ids if i in self.attachments] if ids is not None else sorted(
-                (a for a in self.attachments.values() if a.parent == post_id), key=lambda a: int(a.meta.get("_menu_order", 0) or 0))
+                (a for a in self.attachments.values() if a.parent == post_id), key=lambda a: int(a.id))
             return [(a.attachment_url, a.meta.get("_wp_attachment_image_alt") or a.title, html.unescape(a.excerpt or ""))
                     for a in found if a.attachment_url]
         return images
@@ -345,7 +345,7 @@ class Importer:
             if status is None:  # trash
                 self.report.add("comments", "dropped")
                 continue
-            known = ImportedItem.find(self.source, "comment", wp.id)
+            known = ImportedItem.find(self.source, "comment", wp.id[:64])
             if known is not None:
                 comment = db.session.get(Comment, known.local_id) if known.local_id else None
                 if comment is not None:
@@ -364,7 +364,7 @@ class Importer:
             made[wp.id] = comment
             if wp.parent and wp.parent != "0":
                 parents.append((comment, wp.parent))
-            self._remember(None, "comment", wp.id, comment.id, "")
+            self._remember(None, "comment", wp.id[:64], comment.id, "")
             self.report.add("comments", "imported")
             self.report.add("comments", status)
         for comment, parent in parents:  # replies may come before the comment they answer

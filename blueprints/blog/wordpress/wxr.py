@@ -224,7 +224,7 @@ def parse_root(root: Element, name: str = "the file") -> Export:
                 type=r.child(comment, "comment_type").strip(),
                 parent=r.child(comment, "comment_parent").strip(),
             ))
-        if not item.id.isdigit():
+        if not item.id.isdigit() or len(item.id) > 20:
             raise ExportError(f"{name}: an <item> ({item.title or 'untitled'!r}) has no numeric wp:post_id; the file is damaged")
         items.append(item)
 
