@@ -554,3 +554,31 @@ def test_odd_items_are_imported_or_reported_never_a_crash(seeded, runner, tmp_pa
     assert db.session.scalar(select(func.count()).select_from(MediaFile)) == 0
     orphan = db.session.scalar(select(Comment).where(Comment.body == "orphan reply"))
     assert orphan.parent_id is None and len(orphan.author_name) == 100
+
+
+def test_the_editor_opens_an_imported_post_and_saves_it_as_it_was(seeded, runner, tmp_path, media_dir, admin_client):
+    import html as html_module
+
+    from blueprints.forms import utc_to_local
+
+    imported(runner, tmp_path, media_dir)
+    item = post("uber-kubernetes")
+    before_html, before_toc = item.body_html, item.toc
+    page = admin_client.get(f"/admin/posts/{item.id}").get_data(as_text=True)
+    shown = html_module.unescape(re.search(r'<textarea[^>]*name="body"[^>]*>(.*?)</textarea>', page, re.S).group(1))
+    assert shown.strip() == item.body.strip()  # the consultant sees the Markdown, headings and code as Markdown
+    zone = seeded.config["SITE_TIMEZONE"]
+    data = {"title": item.title, "slug": item.slug, "summary": item.summary, "body": shown.replace("\n", "\r\n"),
+            "tags": ", ".join(t.name for t in item.tags), "status": item.status,
+            "published_at": utc_to_local(item.published_at, zone).strftime("%Y-%m-%dT%H:%M")}
+    assert admin_client.post(f"/admin/posts/{item.id}", data=data).status_code == 303
+    db.session.rollback()
+    item = post("uber-kubernetes")
+    assert item.body_html == before_html and item.toc == before_toc
+    data["body"] += "\r\n\r\nEin Nachtrag, hier geschrieben."
+    assert admin_client.post(f"/admin/posts/{item.id}", data=data).status_code == 303
+    db.session.rollback()
+    assert post("uber-kubernetes").body_html == before_html + "<p>Ein Nachtrag, hier geschrieben.</p>\n"
+    output = imported(runner, tmp_path, media_dir)
+    assert "was edited here since it was imported: left as it is" in output
+    assert "Ein Nachtrag" in post("uber-kubernetes").body
