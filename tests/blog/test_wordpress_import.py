@@ -536,6 +536,9 @@ def test_odd_items_are_imported_or_reported_never_a_crash(seeded, runner, tmp_pa
           comments=[C(901, "A" * 300, "e" * 300 + "@example.com", "x", "x", "orphan reply", parent=999),
                     C(902, "B", "", "2021-01-01 00:00:00", "2021-01-01 00:00:00", "", approved="trash")]),
         P(71, "Menüeintrag", "menu", type="nav_menu_item", status="publish"),
+        P(76, "Zweimal", "zweimal", "2021-02-01 10:00:00", "2021-02-01 09:00:00", content="a",
+          comments=[C(950, "D", "d@example.com", "2021-02-02 10:00:00", "2021-02-02 09:00:00", "doppelt")] * 2),
+        P(76, "Zweimal", "zweimal", "2021-02-01 10:00:00", "2021-02-01 09:00:00", content="a"),
         P(72, "Unbekannt", "unbekannt", status="weird", content="?"),
         P(73, "../escape", "escape", type="attachment", status="inherit",
           attachment_url=f"{SITE}/wp-content/uploads/../../secret.txt", meta={"_wp_attached_file": "../secret.txt"}),
@@ -554,6 +557,8 @@ def test_odd_items_are_imported_or_reported_never_a_crash(seeded, runner, tmp_pa
     assert db.session.scalar(select(func.count()).select_from(MediaFile)) == 0
     orphan = db.session.scalar(select(Comment).where(Comment.body == "orphan reply"))
     assert orphan.parent_id is None and len(orphan.author_name) == 100
+    assert db.session.scalar(select(func.count()).select_from(Comment).where(Comment.body == "doppelt")) == 1
+    assert db.session.scalar(select(func.count()).select_from(Post).where(Post.title == "Zweimal")) == 1
 
 
 def test_the_editor_opens_an_imported_post_and_saves_it_as_it_was(seeded, runner, tmp_path, media_dir, admin_client):

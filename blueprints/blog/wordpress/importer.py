@@ -122,6 +122,10 @@ class Importer:
     # --- the whole import ---------------------------------------------------------------------------
 
     def run(self) -> Report:
+        # What earlier imports of this site brought, and the redirects there are: read once, not per item.
+        self.known = {(i.kind, i.source_id): i for i in db.session.scalars(
+            select(ImportedItem).where(ImportedItem.source == self.source))}
+        self.existing = {r.old_path: r for r in db.session.scalars(select(Redirect))}
         for item in self.attachments.values():
             self.import_attachment(item)
         for item in self.export.items:
@@ -173,7 +177,7 @@ class Importer:
     def import_attachment(self, item: Item) -> None:
         relative = (item.meta.get("_wp_attached_file") or self.upload_path(item.attachment_url) or "").strip().lstrip("/")
         label = item.attachment_url or relative or f"attachment #{item.id}"
-        known = ImportedItem.find(self.source, "attachment", item.id)
+        known = self.find("attachment", item.id)
         if known is not None and (media := db.session.get(MediaFile, known.local_id)) is not None:
             self.media_urls[SIZE_SUFFIX.sub("", relative)] = url_for("blog.media", name=media.name, _external=False)
             self.report.add("media", "unchanged")
@@ -228,11 +232,17 @@ class Importer:
 
     # --- posts and pages ---------------------------------------------------------------------------
 
+    def find(self, kind: str, source_id) -> ImportedItem | None:
+        return self.known.get((kind, str(source_id)))
+
     def _remember(self, known: ImportedItem | None, kind: str, source_id: str, local_id: int, print_: str,
                   source_hash: str = "") -> None:
+        known = known or self.find(kind, source_id)
         if known is None:
-            db.session.add(ImportedItem(source=self.source, kind=kind, source_id=str(source_id), local_id=local_id,
-                                        fingerprint=print_, source_fingerprint=source_hash))
+            known = ImportedItem(source=self.source, kind=kind, source_id=str(source_id), local_id=local_id,
+                                 fingerprint=print_, source_fingerprint=source_hash)
+            db.session.add(known)
+            self.known[(kind, str(source_id))] = known
         else:
             known.local_id, known.fingerprint, known.source_fingerprint = local_id, print_, source_hash
 
@@ -287,7 +297,7 @@ class Importer:
             self.report.add(section, "skipped", f"“{title}” ({item.status})")
             return
         kind = item.post_type
-        known = ImportedItem.find(self.source, kind, item.id)
+        known = self.find(kind, item.id)
         values = self.values(item)
         if known is not None:
             post = db.session.get(Post, known.local_id) if known.local_id else None
@@ -337,6 +347,7 @@ class Importer:
     def import_comments(self, item: Item, post: Post) -> None:
         made: dict[str, Comment] = {}
         parents: list[tuple[Comment, str]] = []
+        fresh: list[tuple[Comment, str]] = []
         for wp in item.comments:
             if wp.type in ("pingback", "trackback"):
                 self.report.add("comments", "dropped")
@@ -345,7 +356,9 @@ class Importer:
             if status is None:  # trash
                 self.report.add("comments", "dropped")
                 continue
-            known = ImportedItem.find(self.source, "comment", wp.id[:64])
+            if wp.id in made:  # the same comment twice in a damaged export
+                continue
+            known = self.find("comment", wp.id[:64])
             if known is not None:
                 comment = db.session.get(Comment, known.local_id) if known.local_id else None
                 if comment is not None:
@@ -360,13 +373,16 @@ class Importer:
                               # import, so the consultant has those days to look at it, not none at all.
                               moderated_at=utcnow() if status == Comment.SPAM else None)
             db.session.add(comment)
-            db.session.flush()
             made[wp.id] = comment
+            fresh.append((comment, wp.id[:64]))
             if wp.parent and wp.parent != "0":
                 parents.append((comment, wp.parent))
-            self._remember(None, "comment", wp.id[:64], comment.id, "")
             self.report.add("comments", "imported")
             self.report.add("comments", status)
+        if fresh:
+            db.session.flush()  # the ids, once for the post's comments
+        for comment, source_id in fresh:
+            self._remember(None, "comment", source_id, comment.id, "")
         for comment, parent in parents:  # replies may come before the comment they answer
             if parent in made:
                 comment.parent_id = made[parent].id
@@ -411,7 +427,7 @@ class Importer:
         if key in self.seen:
             return
         self.seen.add(key)
-        existing = db.session.scalar(select(Redirect).where(Redirect.old_path == key))
+        existing = self.existing.get(key)
         if existing is not None:
             if existing.same_target(wanted):
                 self.report.add("redirects", "unchanged")
@@ -420,6 +436,7 @@ class Importer:
             return
         wanted.note, wanted.source = note[:200], self.source
         db.session.add(wanted)
+        self.existing[key] = wanted
         self.report.add("redirects", "created")
 
     def _old_path(self, link: str) -> str | None:
