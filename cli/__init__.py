@@ -9,6 +9,7 @@ backup.py    flask backup [PATH]
 assets.py    flask assets build
 privacy.py   flask privacy purge [--dry-run]
 stats.py     flask stats rollup
+wordpress.py flask import wordpress EXPORT.xml [--media-dir DIR] [--dry-run]
 """
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from cli import admin, assets, backup, outbox, posts, privacy, seed, stats, training
+    from cli import admin, assets, backup, outbox, posts, privacy, seed, stats, training, wordpress
 
     for command in (seed.seed_command, admin.admin_group, outbox.outbox_group, training.reminders_group,
                     training.bookings_group, backup.backup_command, posts.posts_group, assets.assets_group,
-                    privacy.privacy_group, stats.stats_group):
+                    privacy.privacy_group, stats.stats_group, wordpress.import_group):
         app.cli.add_command(command)

@@ -5,12 +5,16 @@ from models.content import Comment, Post, Service, Tag, post_tags
 from models.content_version import ContentVersion
 from models.enquiries import Enquiry, EnquiryMessage
 from models.form_stamps import UsedFormStamp
+from models.imports import ImportedItem
+from models.media import MediaFile
 from models.outbox import OutboxMessage
+from models.redirects import Redirect
 from models.stats import StatsConversion, StatsCounter, StatsHit, StatsSalt
 from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage", "LoginFailure",
-    "OutboxMessage", "Post", "Service", "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "Tag", "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
+    "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage", "ImportedItem", "LoginFailure",
+    "MediaFile", "OutboxMessage", "Post", "Redirect", "Service", "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "Tag",
+    "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
 ]

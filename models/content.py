@@ -67,6 +67,8 @@ class Post(RenderedMarkdown, db.Model):
     slug: Mapped[str] = mapped_column(String(120), unique=True)
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(String(300), default="")
+    # Who wrote it, when not the consultant (an imported WordPress post keeps its author's name).
+    author_name: Mapped[str] = mapped_column(String(100), default="")
     body: Mapped[str] = mapped_column(Text, default="")
     body_html: Mapped[str] = mapped_column(Text, default="")
     # [{"level": 2, "id": "docker-swarm", "text": "Docker Swarm"}, …] from the rendered headings
@@ -166,6 +168,8 @@ class Comment(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("posts.id", ondelete="CASCADE"), index=True)
+    # The comment this one answers (a threaded reply); replies outlive a deleted parent, at the top level.
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comments.id", ondelete="SET NULL"), index=True)
     author_name: Mapped[str] = mapped_column(String(100))
     author_email: Mapped[str] = mapped_column(String(254))  # never shown publicly
     body: Mapped[str] = mapped_column(Text)

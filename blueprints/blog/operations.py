@@ -121,6 +121,16 @@ def approved_comments(post: Post) -> list[Comment]:
     ))
 
 
+def comment_threads(comments: list[Comment]) -> list[dict]:
+    """Comments as threads, oldest first: each with the replies under it (a reply whose parent is not shown stands alone)."""
+    nodes = {c.id: {"comment": c, "replies": []} for c in comments}
+    threads = []
+    for comment in comments:
+        parent = nodes.get(comment.parent_id) if comment.parent_id else None
+        (parent["replies"] if parent is not None and parent is not nodes[comment.id] else threads).append(nodes[comment.id])
+    return threads
+
+
 def submit_comment(post: Post, *, name: str, email: str, body: str, spam_reason: str | None = None) -> Comment:
     """Store a reader's comment as pending (or as spam when a trap caught it) and, if real, tell the consultant.
 

@@ -75,10 +75,11 @@ def render_post(item, form: CommentForm | None = None, *, preview: bool = False)
     """The article page; `preview` is the consultant's view of a post the public may not see yet (no comment form)."""
     # A draft has no publication time yet: its preview is dated now, as publishing it now would date it.
     published = item.published_at or utcnow()
+    comments = ops.approved_comments(item)
     return render_template(
         "blog/post.html", post=item, courses=ops.courses_for(item), toc=ops.toc_tree(item.toc or []),
-        structured_data=None if preview else _structured_data(item), comments=ops.approved_comments(item),
-        form=form, preview=preview, published=published,
+        structured_data=None if preview else _structured_data(item), comments=comments,
+        threads=ops.comment_threads(comments), form=form, preview=preview, published=published,
     )
 
 
@@ -86,6 +87,9 @@ def _structured_data(post) -> dict:
     """schema.org BlogPosting for search engines (rendered with |tojson, so it is safely escaped)."""
     url = url_for("blog.post", slug=post.slug, _external=True)
     author = {"@type": "Person", "name": current_app.config["CONSULTANT_NAME"], "url": url_for("site.home", _external=True)}
+    publisher = author
+    if post.author_name and post.author_name != author["name"]:  # an imported post by someone else
+        author = {"@type": "Person", "name": post.author_name}
     return {
         "@context": "https://schema.org",
         "@type": "BlogPosting",
@@ -96,7 +100,7 @@ def _structured_data(post) -> dict:
         "datePublished": post.published_at.isoformat(),
         "dateModified": max(post.published_at, post.updated_at or post.published_at).replace(microsecond=0).isoformat(),
         "author": author,
-        "publisher": author,
+        "publisher": publisher,
         "keywords": [t.name for t in post.tags],
         "timeRequired": f"PT{post.reading_minutes}M",
         "inLanguage": "en",
