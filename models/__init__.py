@@ -5,11 +5,12 @@ from models.content import Comment, Post, Service, Tag, post_tags
 from models.content_version import ContentVersion
 from models.enquiries import Enquiry, EnquiryMessage
 from models.form_stamps import UsedFormStamp
+from models.invoices import BusinessDetails, Invoice, InvoiceCounter, StripeEvent
 from models.outbox import OutboxMessage
 from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage", "LoginFailure",
+    "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Invoice", "InvoiceCounter", "StripeEvent", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage", "LoginFailure",
     "OutboxMessage", "Post", "Service", "Tag", "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
 ]

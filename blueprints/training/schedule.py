@@ -167,7 +167,7 @@ def expire_pending(now: datetime | None = None) -> int:
         return 0
     now = now or utcnow()
     lapsed_before = now - timedelta(hours=hours)
-    due = (Booking.status == Booking.PENDING,
+    due = (Booking.status == Booking.PENDING, Booking.hold_expires_at.is_(None),  # a card hold ends with its Checkout
            func.coalesce(Booking.pending_since, Booking.created_at) <= lapsed_before)
     begin_write()
     session_ids = db.session.scalars(
