@@ -12,6 +12,7 @@ from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.gb import vat as gb_vat
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from blueprints.forms import whole_number
@@ -88,7 +89,7 @@ class BusinessDetailsForm(FlaskForm):
         DataRequired("Name the credit note series, e.g. CN."), Length(max=10)])
     number_format = StringField("Number format", default="{series}-{year}-{number:04d}", filters=[strip],
                                 validators=[DataRequired("Enter the number format."), Length(max=60), valid_pattern])
-    currency = SelectField("Currency", choices=[(c, c) for c in CURRENCIES], default="EUR")
+    currency = SelectField("Currency", choices=[SelectChoice(c, c) for c in CURRENCIES], default="EUR")
     default_tax_rate = DecimalField("Tax rate (%)", places=2, default=Decimal("0"), validators=[
         InputRequired("Enter the tax rate; 0 if you charge none."),
         NumberRange(min=0, max=100, message="Enter a rate from 0 to 100.")])

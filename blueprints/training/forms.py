@@ -39,7 +39,7 @@ class BookingForm(FlaskForm, SpamTrapFields):
         InputRequired("Enter how many seats you need."), whole_number(min=1, max=99, message="Book between 1 and 99 seats.")])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
     # Invoice details: shown and asked for only when the course has a price (`priced`).
-    billing_address = TextAreaField("Billing address", validators=[Optional(), Length(max=500)])
+    billing_address = TextAreaField("Billing address", validators=[Length(max=500)])  # required when priced (below)
     vat_id = StringField("VAT id", validators=[Optional(), Length(max=20), valid_vat])
     po_reference = StringField("Purchase order reference", validators=[Optional(), Length(max=60)])
     consent = BooleanField(CONSENT_TEXT, validators=[DataRequired("Tick the box so the booking can be stored.")])
