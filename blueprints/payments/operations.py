@@ -97,16 +97,16 @@ def open_checkout(booking: Booking, now: datetime | None = None) -> str:
     if booking.status != Booking.PENDING or (booking.hold_expires_at and booking.hold_expires_at > now):
         db.session.rollback()
         try:
-            stripe_api.expire_checkout(checkout.id)
+            stripe_api.expire_checkout(checkout["id"])
         except stripe_api.Error:
-            log.warning("could not expire unused checkout %s", checkout.id)
+            log.warning("could not expire unused checkout %s", checkout["id"])
         if booking.status == Booking.PENDING and booking.checkout_url:
             return booking.checkout_url
         raise BookingStateError(f"This booking is {booking.status_label.lower()}; there is nothing to pay by card.")
-    booking.checkout_session_id = checkout.id
+    booking.checkout_session_id = checkout["id"]
     booking.checkout_url = checkout.url
     booking.hold_expires_at = datetime.fromtimestamp(checkout.expires_at, timezone.utc)
-    AuditLog.record(None, "payment.checkout", booking, checkout=checkout.id,
+    AuditLog.record(None, "payment.checkout", booking, checkout=checkout["id"],
                     hold_until=booking.hold_expires_at.isoformat())
     db.session.flush()
     return checkout.url
@@ -126,7 +126,7 @@ def handle_event(event) -> str:
     record = StripeEvent(id=event.id, type=event.type)
     db.session.add(record)
     db.session.flush()
-    checkout = event.data.object
+    checkout = event.data.object.to_dict()  # a plain dict: the fields read below, absent or not
     if event.type in ("checkout.session.completed", "checkout.session.async_payment_succeeded"):
         outcome = _paid(checkout) if checkout.get("payment_status") == "paid" else "not paid yet"
     elif event.type in ("checkout.session.expired", "checkout.session.async_payment_failed"):
@@ -160,14 +160,14 @@ def _paid(checkout) -> str:
     payment_intent = checkout.get("payment_intent") or ""
     if booking is None:
         return "no such booking: refund it in Stripe"
-    if booking.checkout_session_id != checkout.id:
+    if booking.checkout_session_id != checkout["id"]:
         return _refund_due(booking, payment_intent, amount, "paid through a checkout this booking no longer uses")
     today = local_today()
     if booking.status == Booking.CONFIRMED:
         invoice = live_invoice(booking)
         if invoice is not None and not invoice.is_paid:
             invoice.record_payment(amount, max(today, invoice.issued_on), Invoice.CARD, payment_intent)
-            AuditLog.record(SYSTEM, "invoice.payment", invoice, method="card", checkout=checkout.id)
+            AuditLog.record(SYSTEM, "invoice.payment", invoice, method="card", checkout=checkout["id"])
             return f"recorded on {invoice.number}"
         return _refund_due(booking, payment_intent, amount, "paid for a booking already confirmed and paid")
     if booking.status == Booking.PENDING or (booking.status == Booking.EXPIRED and
@@ -177,7 +177,7 @@ def _paid(checkout) -> str:
         booking.checkout_url = None
         db.session.flush()
         invoice = issue_invoice(booking, SYSTEM, paid=(amount, today, payment_intent))
-        AuditLog.record(SYSTEM, "booking.paid", booking, checkout=checkout.id, late=late)
+        AuditLog.record(SYSTEM, "booking.paid", booking, checkout=checkout["id"], late=late)
         _mail_confirmed(booking, invoice, message="")
         mail_consultant("booking_paid", booking, invoice=invoice, late=late)
         return "confirmed and paid" + (" (after its hold ran out; the seats were still free)" if late else "")
@@ -186,7 +186,7 @@ def _paid(checkout) -> str:
         booking.waitlist_paid()
         booking.checkout_url = None
         db.session.flush()
-        AuditLog.record(SYSTEM, "booking.paid_late", booking, checkout=checkout.id)
+        AuditLog.record(SYSTEM, "booking.paid_late", booking, checkout=checkout["id"])
         return _refund_due(booking, payment_intent, amount, "paid after its hold ran out and the seats were taken",
                            waitlisted=True)
     return _refund_due(booking, payment_intent, amount, f"paid for a booking that is {booking.status_label.lower()}")
@@ -213,7 +213,7 @@ def _refund_due(booking: Booking, payment_intent: str, amount: int, why: str, *,
 
 def _checkout_ended(checkout) -> str:
     booking = _booking_for(checkout)
-    if booking is None or booking.checkout_session_id != checkout.id:
+    if booking is None or booking.checkout_session_id != checkout["id"]:
         return "no booking holds this checkout"
     if not booking.awaits_card_payment:
         return f"booking is {booking.status_label.lower()}: nothing to release"

@@ -15,7 +15,7 @@ from extensions import csrf, db, limiter
 def stripe_webhook():
     if not stripe_api.card_payments_on():
         abort(404)
-    payload = request.get_data(cache=False)
+    payload = request.get_data()
     try:
         event = stripe_api.verified_event(payload, request.headers.get("Stripe-Signature"))
     except (ValueError, stripe_api.SignatureError) as error:
