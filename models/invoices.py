@@ -28,7 +28,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, backref, mapped_column, relationship
 
 from extensions import db
 from models.base import UTCDateTime, utcnow
@@ -248,7 +248,7 @@ class Invoice(db.Model):
     reminder_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     credited_by: Mapped[int | None] = mapped_column(Integer)  # the credit note's id (a plain id: no cycle)
 
-    booking = relationship("Booking")
+    booking = relationship("Booking", backref=backref("invoices", order_by="Invoice.id", viewonly=True))
     credits = relationship("Invoice", remote_side=[id])
 
     @property

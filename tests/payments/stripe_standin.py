@@ -27,7 +27,7 @@ def unflatten(pairs: list[tuple[str, str]]) -> dict:
     for key, value in pairs:
         parts = re.findall(r"[^\[\]]+", key)
         node = root
-        for part, following in zip(parts, parts[1:]):
+        for part in parts[:-1]:
             node = node.setdefault(part, {})
         node[parts[-1]] = value
 
