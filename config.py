@@ -140,6 +140,8 @@ class BaseConfig:
         self.STRIPE_SECRET_KEY = (env("STRIPE_SECRET_KEY") or "").strip()
         self.STRIPE_WEBHOOK_SECRET = (env("STRIPE_WEBHOOK_SECRET") or "").strip()
         self.STRIPE_API_BASE = (env("STRIPE_API_BASE") or "").strip() or "https://api.stripe.com"
+        # Where Checkout pages live: the payment page's form-action allows a redirect there, and nowhere else.
+        self.STRIPE_CHECKOUT_ORIGIN = (env("STRIPE_CHECKOUT_ORIGIN") or "").strip() or "https://checkout.stripe.com"
         self.STRIPE_HOLD_MINUTES = min(max(env_int("STRIPE_HOLD_MINUTES", 30), 30), 1440)
         self.STRIPE_AUTO_REFUND = env_bool("STRIPE_AUTO_REFUND", False)
         # A client's "moved" notices wait this long in the outbox; a later move or cancel replaces them (one email).

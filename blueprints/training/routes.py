@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from blueprints.enquiries.operations import REPLY_PROMISE, submit_enquiry
@@ -14,6 +14,7 @@ from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingF
 from blueprints.training.links import link_token
 from extensions import client_address, db, limiter
 from models import Booking, Course, Enquiry, TrainingSession
+from web.security import CONTENT_SECURITY_POLICY
 from web.spam import arm, spam_reason, submit_once
 
 BOOKING_FORM = "booking"
@@ -350,5 +351,10 @@ def booking_pay(token: str):
                   "confirm it and send an invoice to pay by bank transfer.", "warning")
             return redirect(url_for("training.booking", token=token), code=303)
         return redirect(url, code=303)
-    return render_template("training/booking_pay.html", booking=item, session=item.session, token=token, form=form,
-                           quote=payments.quote(item), hold_minutes=current_app.config["STRIPE_HOLD_MINUTES"])
+    response = make_response(render_template(
+        "training/booking_pay.html", booking=item, session=item.session, token=token, form=form,
+        quote=payments.quote(item), hold_minutes=current_app.config["STRIPE_HOLD_MINUTES"]))
+    # This page's form is answered by a 303 to Stripe's page, and form-action covers the redirect too.
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {current_app.config['STRIPE_CHECKOUT_ORIGIN']}")
+    return response

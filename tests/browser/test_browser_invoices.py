@@ -139,3 +139,80 @@ def test_book_confirm_receive_the_invoice_mark_it_paid(browser, live_server, vnu
     finally:
         pretend_today_is(live_server, None)
         context.close()
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's WCAG 2.1 A/AA rules on the page, one line per violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}})
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in results.response["violations"]]
+
+
+@pytest.fixture
+def card_payments(live_server):
+    """Card payment on, against the Stripe stand-in, for this test only."""
+    from tests.payments.stripe_standin import SECRET_KEY, WEBHOOK_SECRET, serve
+
+    standin, server = serve()
+    config = live_server.app.config
+    before = {k: config.get(k) for k in ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_API_BASE",
+                                         "STRIPE_CHECKOUT_ORIGIN")}
+    config.update(STRIPE_SECRET_KEY=SECRET_KEY, STRIPE_WEBHOOK_SECRET=WEBHOOK_SECRET, STRIPE_API_BASE=standin.url,
+                  STRIPE_CHECKOUT_ORIGIN=standin.url)
+    yield standin
+    config.update(before)
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("width", list(WIDTHS))
+def test_pay_by_card_pages_are_accessible_and_valid(browser, live_server, card_payments, vnu, width):
+    import json
+    import urllib.request
+
+    from tests.payments.stripe_standin import sign
+
+    session_id = priced_world(live_server)
+    email = f"hakon-{uuid.uuid4().hex[:6]}@fjord.example"
+    context = new_context(browser, live_server, width)
+    page = context.new_page()
+    w = WIDTHS[width][0]
+    try:
+        page.goto(f"/training/sessions/{session_id}/book")
+        assert axe_violations(page) == []
+        book_html = page.content()
+        page.get_by_label("Your name").fill("Håkon Ærø")
+        page.locator("#email").fill(email)
+        page.get_by_label("Billing address").fill("Storgata 1\n0155 Oslo")
+        page.locator("#consent").check()
+        page.get_by_role("button", name="Pay by card now").click()
+        page.wait_for_url(re.compile(r"/bookings/[^/]+/pay$"))
+        assert "€773.50" in page.content()  # €650 + 19 %
+        assert axe_violations(page) == []
+        screenshot(page, f"invoices-pay-{w}")
+        pay_html = page.content()
+        booking_url = page.url.removesuffix("/pay")
+        with page.expect_response(lambda r: "/c/pay/" in r.url):
+            page.get_by_role("button", name="Continue to payment").click()
+        assert page.url.startswith(card_payments.url + "/c/pay/cs_test_")  # on to "Stripe"
+        page.goto(booking_url)
+        assert "held for your card payment until" in page.content()
+        assert axe_violations(page) == []
+        screenshot(page, f"invoices-booking-held-{w}")
+        held_html = page.content()
+
+        [checkout_id] = list(card_payments.sessions)
+        body = json.dumps(card_payments.event("checkout.session.completed", checkout_id))
+        request = urllib.request.Request(f"{live_server.url}/payments/stripe/webhook", data=body.encode(), method="POST",
+                                         headers={"Content-Type": "application/json", "Stripe-Signature": sign(body)})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            assert json.loads(answer.read())["outcome"] == "confirmed and paid"
+        mail = live_server.mail.to(email, "confirmed")
+        assert "Paid by card: thank you" in body_text(mail)
+        page.goto(booking_url)
+        assert "Confirmed" in page.locator(".booking-status").inner_text() and "paid" in page.content()
+        problems = vnu({"book": book_html, "pay": pay_html, "held": held_html, "paid": page.content()})
+        assert all(not found for found in problems.values()), problems
+    finally:
+        context.close()

@@ -93,7 +93,10 @@ def test_book_checkout_webhook_confirmed_and_paid(client, app, seller, stripe_st
     assert "Pay by card now" in page.text and "(pay by invoice)" in page.text
     token, booking = book_by_card(client, session)
     assert booking.status == Booking.PENDING and booking.hold_expires_at is None
-    assert "€1,071.00" in client.get(f"/bookings/{token}/pay").text  # 2 × €450 + 19 %
+    pay_page = client.get(f"/bookings/{token}/pay")
+    assert "€1,071.00" in pay_page.text  # 2 × €450 + 19 %
+    # Its form leads on to Checkout: form-action allows that origin (a redirect is checked too), and only it.
+    assert "form-action 'self' https://checkout.stripe.com" in pay_page.headers["Content-Security-Policy"]
     url = to_checkout(client, token)
     assert url.startswith(f"{stripe_standin.url}/c/pay/cs_test_")
     [sent] = stripe_standin.checkout_requests()
