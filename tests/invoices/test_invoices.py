@@ -424,3 +424,19 @@ def test_admin_invoice_pages(admin_client, app):
     assert 'value="1071.00"' in detail.text
     assert admin_client.get("/admin/invoices/99999").status_code == 404
     assert re.search(r"Invoices</a>", admin_client.get("/admin/").text)
+
+
+def test_cancelling_the_session_credits_each_confirmed_invoice(app):
+    from blueprints.training import schedule
+
+    business()
+    session = priced_session()
+    first, first_invoice = confirmed(session)
+    second, second_invoice = confirmed(session, email="second@example.com")
+    run(schedule.cancel_session, db.session.get(type(session), session.id), None, "Trainer krank")
+    notes = db.session.scalars(select(Invoice).where(Invoice.kind == Invoice.CREDIT_NOTE).order_by(Invoice.id)).all()
+    assert [n.credits_id for n in notes] == [first_invoice.id, second_invoice.id]
+    assert [n.sequence for n in notes] == [1, 2] and all(n.reason == "Session cancelled" for n in notes)
+    mails = outbox("booking_session_cancelled")
+    assert all("application/pdf" in [a["content_type"] for a in m.attachments] for m in mails)
+    assert f"credit note {notes[0].number}" in mails[0].text_body
