@@ -440,3 +440,11 @@ def test_cancelling_the_session_credits_each_confirmed_invoice(app):
     mails = outbox("booking_session_cancelled")
     assert all("application/pdf" in [a["content_type"] for a in m.attachments] for m in mails)
     assert f"credit note {notes[0].number}" in mails[0].text_body
+
+
+def test_the_cancel_page_says_the_invoice_will_be_credited(admin_client, app):
+    business()
+    booking, invoice = confirmed()
+    page = admin_client.post(f"/admin/bookings/{booking.id}/cancel", data={"message": ""})
+    assert f"Invoice {invoice.number} is cancelled by a credit note" in page.text
+    assert db.session.scalar(select(func.count(Invoice.id))) == 1  # asked, nothing done yet
