@@ -72,14 +72,20 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
+def no_spaces(value):
+    """An IBAN or VAT id as people copy it ("DE89 3704 …"): the spaces are not part of it."""
+    return "".join(value.split()) if isinstance(value, str) else value
+
+
 class BusinessDetailsForm(FlaskForm):
     legal_name = StringField("Legal name", filters=[strip], validators=[DataRequired("Enter your business's legal name."),
                                                                         Length(max=200)])
     address = TextAreaField("Address", filters=[strip], validators=[DataRequired("Enter the address printed on invoices."),
                                                                     Length(max=500)])
-    vat_id = StringField("VAT id", filters=[strip], validators=[Optional(), Length(max=20), valid_vat])
-    iban = StringField("IBAN", filters=[strip], validators=[DataRequired("Enter the IBAN clients pay into."), valid_iban])
-    bic = StringField("BIC", filters=[strip], validators=[Optional(), valid_bic])
+    vat_id = StringField("VAT id", filters=[no_spaces], validators=[Optional(), Length(max=20), valid_vat])
+    iban = StringField("IBAN", filters=[no_spaces], validators=[DataRequired("Enter the IBAN clients pay into."),
+                                                                Length(max=34), valid_iban])
+    bic = StringField("BIC", filters=[strip], validators=[Optional(), Length(max=11), valid_bic])
     payment_terms_days = IntegerField("Payment terms (days)", default=30, validators=[
         InputRequired("Enter the days clients have to pay."),
         whole_number(min=0, max=365, message="Enter between 0 and 365 days.")])
@@ -130,7 +136,7 @@ def amount_cents(text: str) -> int | None:
 
 class PaymentForm(FlaskForm):
     paid_on = DateField("Received on", default=date.today, validators=[DataRequired("Enter the date the money arrived.")])
-    amount = StringField("Amount received", validators=[DataRequired("Enter the amount received.")])
+    amount = StringField("Amount received", validators=[DataRequired("Enter the amount received."), Length(max=20)])
     reference = StringField("Bank reference", validators=[Optional(), Length(max=255)])
 
     def validate_amount(self, field) -> None:

@@ -123,8 +123,9 @@ def credit_booking(booking: Booking, actor=None, *, reason: str) -> Invoice | No
     return credit_invoice(invoice, actor, reason=reason) if invoice is not None else None
 
 
-def lock_invoice(invoice_id: int) -> Invoice:
-    begin_write()
+def lock_invoice(invoice_id: int, *, begun: bool = False) -> Invoice:
+    if not begun:
+        begin_write()
     invoice = db.session.scalar(locked(select(Invoice).where(Invoice.id == invoice_id)))
     if invoice is None:
         raise NotAllowed("There is no such invoice.")
@@ -141,7 +142,7 @@ def credit_invoice_by_admin(invoice_id: int, actor, reason: str) -> Invoice:
         session_id = db.session.scalar(select(Booking.session_id).where(Booking.id == booking_id))
         if session_id is not None:
             lock_session(session_id)
-    invoice = lock_invoice(invoice_id)
+    invoice = lock_invoice(invoice_id, begun=True)  # a second begin_write would end the transaction holding the lock
     note = credit_invoice(invoice, actor, reason=reason)
     if invoice.buyer_email:
         queue_email("invoice_credit_note", to=invoice.buyer_email, to_name=invoice.buyer_name,

@@ -22,7 +22,7 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Optio
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from blueprints.forms import DATETIME_FORMATS, SLUG, local_to_utc, options, valid_timezone, visible_name, whole_number
-from blueprints.invoices.forms import valid_vat
+from blueprints.invoices.forms import no_spaces, valid_vat
 from models import TrainingSession
 from models.enquiries import FORMAT_LABELS
 from web.spam import SpamTrapFields
@@ -40,7 +40,7 @@ class BookingForm(FlaskForm, SpamTrapFields):
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
     # Invoice details: shown and asked for only when the course has a price (`priced`).
     billing_address = TextAreaField("Billing address", validators=[Length(max=500)])  # required when priced (below)
-    vat_id = StringField("VAT id", validators=[Optional(), Length(max=20), valid_vat])
+    vat_id = StringField("VAT id", filters=[no_spaces], validators=[Optional(), Length(max=20), valid_vat])
     po_reference = StringField("Purchase order reference", validators=[Optional(), Length(max=60)])
     consent = BooleanField(CONSENT_TEXT, validators=[DataRequired("Tick the box so the booking can be stored.")])
 

@@ -6,7 +6,6 @@ import base64
 import csv
 import io
 import re
-import threading
 from datetime import timedelta
 from decimal import Decimal
 
@@ -140,38 +139,6 @@ def test_numbers_run_per_series_and_year_and_follow_the_pattern(app):
 ])
 def test_number_patterns(pattern, ok):
     assert (number_pattern_problem(pattern) is None) is ok
-
-
-@pytest.mark.slow
-def test_twenty_concurrent_confirmations_get_twenty_consecutive_numbers(app):
-    business()
-    session = priced_session(capacity=40)
-    ids = [make_booking(session, seats=1, **{**CLIENT, "email": f"c{n}@example.com"}).id for n in range(20)]
-    barrier = threading.Barrier(len(ids))
-    errors = []
-
-    def confirm(booking_id: int) -> None:
-        with app.app_context():
-            barrier.wait(timeout=30)
-            try:
-                run(ops.confirm_booking, booking_id, None)
-            except Exception as error:  # noqa: BLE001  (reported below, with the others)
-                errors.append(repr(error))
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=confirm, args=(i,)) for i in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert errors == []
-    db.session.rollback()
-    rows = db.session.execute(select(Invoice.sequence, Invoice.number, Invoice.booking_id)).all()
-    assert sorted(r.sequence for r in rows) == list(range(1, 21))  # none shared, none skipped
-    assert len({r.number for r in rows}) == 20 and {r.booking_id for r in rows} == set(ids)
-    year = rows[0].number.split("-")[1]
-    assert db.session.get(InvoiceCounter, ("INV", int(year))).last_number == 20
 
 
 def test_a_rolled_back_confirmation_gives_its_number_back(app):

@@ -266,3 +266,27 @@ def test_no_card_payment_without_business_details(client, app, stripe_standin):
     assert "Card payment is not available yet" in response.text
     assert stripe_standin.checkout_requests() == []
     assert pay_ops.payable_refusal(db.session.get(Booking, booking.id)) is not None
+
+
+def test_fuzzed_webhook_bodies_and_signatures_change_nothing(client, app, seller, stripe_standin):
+    """Whatever arrives without Stripe's signature over exactly those bytes: a 400, never a 500, nothing stored."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    session = priced_session()
+    token, booking = book_by_card(client, session)
+    to_checkout(client, token)
+    genuine = json.dumps(stripe_standin.event("checkout.session.completed", checkout_id(booking.id)))
+
+    @settings(max_examples=60, deadline=None)
+    @given(body=st.one_of(st.text(max_size=300), st.just(genuine)),
+           header=st.one_of(st.none(), st.text(max_size=120), st.just(sign("{}")), st.just(sign(genuine)[:-1] + "0")))
+    def one(body, header):
+        headers = {} if header is None else {"Stripe-Signature": header}
+        response = client.post(WEBHOOK, data=body.encode("utf-8", "surrogatepass"), content_type="application/json",
+                               headers=headers)
+        assert response.status_code == 400, (body, header, response.status_code)
+
+    one()
+    assert db.session.get(Booking, booking.id).status == Booking.PENDING
+    assert db.session.scalar(select(func.count(StripeEvent.id))) == 0
