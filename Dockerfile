@@ -17,6 +17,12 @@ RUN useradd --no-log-init --create-home --uid 10001 --user-group portico
 
 WORKDIR /app
 
+# Invoice PDFs (WeasyPrint) lay text out with Pango; DejaVu gives every invoice the same embedded font.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 # Dependencies in their own layer: rebuilt only when requirements.txt changes.
 COPY requirements.txt ./
 RUN pip install --no-cache-dir -r requirements.txt

@@ -49,9 +49,11 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.admin import bp as admin_bp
     from blueprints.blog import bp as blog_bp
     from blueprints.enquiries import bp as enquiries_bp
+    from blueprints.invoices import bp as invoices_bp
+    from blueprints.payments import bp as payments_bp
     from blueprints.site import bp as site_bp
     from blueprints.training import bp as training_bp
 
     web.init_converters(app)
-    for bp in (site_bp, blog_bp, enquiries_bp, training_bp, admin_bp):
+    for bp in (site_bp, blog_bp, enquiries_bp, training_bp, invoices_bp, payments_bp, admin_bp):
         app.register_blueprint(bp)

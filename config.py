@@ -135,6 +135,15 @@ class BaseConfig:
         self.SPAM_MIN_SECONDS = env_int("SPAM_MIN_SECONDS", 3)
         # Seat hoarding: a pending booking the consultant has not confirmed lapses after this long.
         self.PENDING_BOOKING_HOURS = env_int("PENDING_BOOKING_HOURS", 72)
+        # Card payment (Stripe Checkout): on only when both keys are set. The hold is the Checkout
+        # Session's lifetime (Stripe allows 30 minutes to 24 hours).
+        self.STRIPE_SECRET_KEY = (env("STRIPE_SECRET_KEY") or "").strip()
+        self.STRIPE_WEBHOOK_SECRET = (env("STRIPE_WEBHOOK_SECRET") or "").strip()
+        self.STRIPE_API_BASE = (env("STRIPE_API_BASE") or "").strip() or "https://api.stripe.com"
+        # Where Checkout pages live: the payment page's form-action allows a redirect there, and nowhere else.
+        self.STRIPE_CHECKOUT_ORIGIN = (env("STRIPE_CHECKOUT_ORIGIN") or "").strip() or "https://checkout.stripe.com"
+        self.STRIPE_HOLD_MINUTES = min(max(env_int("STRIPE_HOLD_MINUTES", 30), 30), 1440)
+        self.STRIPE_AUTO_REFUND = env_bool("STRIPE_AUTO_REFUND", False)
         # A client's "moved" notices wait this long in the outbox; a later move or cancel replaces them (one email).
         self.BOOKING_CHANGE_MAIL_HOLD_SECONDS = env_int("BOOKING_CHANGE_MAIL_HOLD_SECONDS", 120)
         # Outbox: a background thread delivers in the one-process default;

@@ -4,6 +4,7 @@ seed.py      flask seed [--demo]            (loaders in seeding/, content in con
 admin.py     flask admin create EMAIL
 outbox.py    flask outbox deliver [--loop], flask outbox status
 training.py  flask reminders send, flask bookings expire
+invoices.py  flask invoices remind
 posts.py     flask posts render [SLUG…]
 backup.py    flask backup [PATH]
 assets.py    flask assets build
@@ -17,9 +18,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from cli import admin, assets, backup, outbox, posts, privacy, seed, stats, training, wordpress
+    from cli import admin, assets, backup, invoices, outbox, posts, privacy, seed, stats, training, wordpress
 
     for command in (seed.seed_command, admin.admin_group, outbox.outbox_group, training.reminders_group,
                     training.bookings_group, backup.backup_command, posts.posts_group, assets.assets_group,
-                    privacy.privacy_group, stats.stats_group, wordpress.import_group):
+                    privacy.privacy_group, stats.stats_group, wordpress.import_group, invoices.invoices_group):
         app.cli.add_command(command)

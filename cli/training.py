@@ -29,13 +29,17 @@ def bookings_group() -> None:
 def bookings_expire() -> None:
     """Lapse pending bookings unconfirmed for PENDING_BOOKING_HOURS, give their seats to the waitlist, and forget
     used form stamps no form accepts any more (safe to run from cron every few minutes)."""
+    from blueprints.payments.operations import release_expired_holds
     from blueprints.training.schedule import expire_pending
     from extensions import db
     from web.spam import purge_used_stamps
 
     count = expire_pending()
     db.session.commit()  # each lapse with its emails and audit entry
+    released = release_expired_holds()  # card holds whose Checkout ran out (the webhook may have been missed)
+    db.session.commit()
     purged = purge_used_stamps()
     db.session.commit()
-    click.echo(f"Lapsed {count} pending booking{'s' if count != 1 else ''}; forgot {purged} used form stamp"
+    click.echo(f"Lapsed {count} pending booking{'s' if count != 1 else ''}; released {released} card hold"
+               f"{'s' if released != 1 else ''}; forgot {purged} used form stamp"
                f"{'s' if purged != 1 else ''}.")

@@ -6,6 +6,7 @@ from models.content_version import ContentVersion
 from models.enquiries import Enquiry, EnquiryMessage
 from models.form_stamps import UsedFormStamp
 from models.imports import ImportedItem
+from models.invoices import BusinessDetails, Invoice, InvoiceCounter, StripeEvent
 from models.media import MediaFile
 from models.outbox import OutboxMessage
 from models.redirects import Redirect
@@ -14,7 +15,8 @@ from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage", "ImportedItem", "LoginFailure",
-    "MediaFile", "OutboxMessage", "Post", "Redirect", "Service", "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "Tag",
-    "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
+    "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage",
+    "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "Redirect", "Service",
+    "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "StripeEvent", "Tag", "TrainingSession", "UsedFormStamp",
+    "UTCDateTime", "post_tags", "utcnow",
 ]

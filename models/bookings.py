@@ -101,6 +101,14 @@ class Booking(db.Model):
     moved_from_status: Mapped[str | None] = mapped_column(String(20))
     # Calendar invite revision for this booking (METHOD:REQUEST/CANCEL updates).
     ics_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # Invoice details, asked for when the course has a price (the company name is `company`).
+    billing_address: Mapped[str] = mapped_column(Text, default="", server_default="")
+    vat_id: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    po_reference: Mapped[str] = mapped_column(String(60), default="", server_default="")
+    # Card payment: the Stripe Checkout Session paying for the seats, and until when it holds them.
+    checkout_session_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    hold_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    checkout_url: Mapped[str | None] = mapped_column(Text)  # Stripe's payment page, while the session is open
 
     session: Mapped[TrainingSession] = relationship(back_populates="bookings")
 
@@ -208,6 +216,27 @@ class Booking(db.Model):
     def confirm(self) -> None:
         self._take("confirm")
         self.confirmed_at = utcnow()
+
+    @property
+    def awaits_card_payment(self) -> bool:
+        """Holding seats while a Checkout Session is open (the consultant does not confirm it: the payment does)."""
+        return self.status == self.PENDING and self.hold_expires_at is not None
+
+    def confirm_paid(self) -> None:
+        """Paid by card: pending (or lapsed, the seats being free again) -> confirmed. The caller checked the seats."""
+        if self.status not in (self.PENDING, self.EXPIRED):
+            raise BookingStateError(f"This booking is {self.status_label.lower()}, so a payment cannot confirm it.")
+        self.status = self.CONFIRMED
+        self.confirmed_at = utcnow()
+        self.hold_expires_at = None
+
+    def waitlist_paid(self) -> None:
+        """Paid after the hold lapsed and the seats went to someone else: onto the waitlist (a refund is due)."""
+        if self.status not in (self.PENDING, self.EXPIRED):
+            raise BookingStateError(f"This booking is {self.status_label.lower()}.")
+        self.status = self.WAITLISTED
+        self.waitlisted_at = utcnow()
+        self.hold_expires_at = None
 
     def decline(self) -> None:
         self._take("decline")

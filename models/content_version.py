@@ -36,7 +36,8 @@ PUBLIC = frozenset({Service.__table__, Post.__table__, Tag.__table__, post_tags,
                     MediaFile.__table__})
 # Never shown by a public page: a write to these leaves cached pages as they are.
 PRIVATE = frozenset({"admin_login_failures", "admin_users", "audit_log", "enquiries", "enquiry_messages", "imported_items",
-                     "outbox_messages", "used_form_stamps", "stats_salts", "stats_hits", "stats_counters", "stats_conversions"})
+                     "outbox_messages", "used_form_stamps", "stats_salts", "stats_hits", "stats_counters", "stats_conversions",
+                     "business_details", "invoice_counters", "invoices", "stripe_events"})
 # When a public page changes by itself: a scheduled post is published, a session starts.
 SCHEDULED = (Post.published_at, TrainingSession.starts_at)
 

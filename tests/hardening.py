@@ -295,6 +295,35 @@ def populate() -> dict[str, list[str]]:
                                  text_body="Hi", html_body="<p>Hi</p>", status=OutboxMessage.FAILED, attempts=8,
                                  last_error="550 no such user", next_attempt_at=datetime.now(UTC)))
     db.session.commit()
+    populate_invoices()
     known = known_values()
-    known["token"] = [BOOKING_TOKEN]
+    known["token"] = [BOOKING_TOKEN, PRICED_BOOKING_TOKEN]
     return known
+
+
+PRICED_BOOKING_TOKEN = "tok-" + "p" * 40
+
+
+def populate_invoices() -> None:
+    """Business details, an issued invoice (its payment and credit forms), and a priced pending booking with card
+    payment on (its "pay by card" form; Stripe is a closed port on loopback, so a payment attempt fails fast)."""
+    from decimal import Decimal
+
+    from flask import current_app
+
+    from blueprints.training import operations as ops
+    from extensions import db
+    from models import BusinessDetails
+    from tests.factories import make_booking, make_course, make_session
+
+    current_app.config.update(STRIPE_SECRET_KEY="sk_test_fuzz", STRIPE_WEBHOOK_SECRET="whsec_fuzz",
+                              STRIPE_API_BASE="http://127.0.0.1:9")
+    db.session.add(BusinessDetails(id=1, legal_name="Fuzz GmbH", address="Straße 1\n10115 Berlin", country="DE",
+                                   vat_id="DE136695976", iban="DE89370400440532013000", bic="COBADEFFXXX",
+                                   default_tax_rate=Decimal("19")))
+    db.session.commit()
+    session = make_session(course=make_course(slug="priced-fuzz", title="Priced", price=300, currency="EUR"))
+    invoiced = make_booking(session, billing_address="Rue 1\nParis", vat_id="FR40303265045")
+    ops.confirm_booking(invoiced, None)
+    db.session.commit()
+    make_booking(session, token=PRICED_BOOKING_TOKEN, billing_address="Gata 1\nOslo")

@@ -65,5 +65,6 @@ from blueprints.admin import outbox, privacy, routes, stats  # noqa: E402,F401
 from blueprints.blog import admin as blog_admin  # noqa: E402,F401
 from blueprints.blog.wordpress import admin as wordpress_admin  # noqa: E402,F401
 from blueprints.enquiries import admin as enquiries_admin  # noqa: E402,F401
+from blueprints.invoices import admin as invoices_admin  # noqa: E402,F401
 from blueprints.site import admin as site_admin  # noqa: E402,F401
 from blueprints.training import admin as training_admin  # noqa: E402,F401

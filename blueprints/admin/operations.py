@@ -196,7 +196,9 @@ def erase_enquiry(e: Enquiry) -> None:
 
 
 def erase_booking(b: Booking) -> None:
+    # Issued invoices keep their own copy of the billing details: tax law requires keeping them as issued.
     b.name, b.email, b.company, b.notes = ERASED, ERASED_EMAIL, "", ""
+    b.billing_address, b.vat_id, b.po_reference = "", "", ""
 
 
 def erase_comment(c: Comment) -> None:

@@ -11,7 +11,19 @@ from blueprints.admin import SIGNED_IN_AT, bp, paginate
 from blueprints.admin.forms import LoginForm, LogoutForm
 from blueprints.admin.operations import authenticate, failed_logins, is_safe_next
 from extensions import db, limiter
-from models import AuditLog, Booking, Comment, Course, Enquiry, OutboxMessage, Post, Service, TrainingSession, utcnow
+from models import (
+    AuditLog,
+    Booking,
+    Comment,
+    Course,
+    Enquiry,
+    Invoice,
+    OutboxMessage,
+    Post,
+    Service,
+    TrainingSession,
+    utcnow,
+)
 
 AUDIT_PER_PAGE = 50
 LOGIN_FAILED = ("That email and password do not match an account, or there were too many attempts from your network "
@@ -94,9 +106,13 @@ def dashboard():
         .order_by(TrainingSession.starts_at, TrainingSession.id)
         .limit(5)
     ).all()
+    from blueprints.invoices.operations import local_today
+
+    today = local_today(now)
+    overdue = db.session.scalars(Invoice.overdue_query(today).limit(20)).all()
     activity = db.session.scalars(select(AuditLog).order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(10)).all()
     return render_template("admin/dashboard.html", counts=counts, sessions=sessions, activity=activity,
-                           failed=failed_logins(now))
+                           failed=failed_logins(now), overdue=overdue, today=today)
 
 
 @bp.get("/audit")

@@ -267,6 +267,11 @@ def booking_action(booking_id: int, action: str):
                         if waiting else "."))
     if booking.status == Booking.CONFIRMED:
         facts.append("Their calendar invitation is withdrawn.")
+        from blueprints.invoices.operations import live_invoice
+
+        if (invoice := live_invoice(booking)) is not None:
+            facts.append(f"Invoice {invoice.number} is cancelled by a credit note, attached to their email"
+                         + (" (refund what they paid yourself)." if invoice.paid_cents else "."))
     facts.append("It cannot be undone.")
     return _ask(form, title=f"{verb} {booking.name}'s booking?",
                 action=url_for("admin.booking_action", booking_id=booking_id, action=action),

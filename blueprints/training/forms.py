@@ -31,6 +31,7 @@ from blueprints.forms import (
     visible_name,
     whole_number,
 )
+from blueprints.invoices.forms import no_spaces, valid_vat
 from models import TrainingSession
 from models.enquiries import FORMAT_LABELS
 from web.spam import SpamTrapFields
@@ -45,7 +46,28 @@ class BookingForm(FlaskForm, SpamTrapFields):
     seats = IntegerField("Seats", default=1, validators=[
         InputRequired("Enter how many seats you need."), whole_number(min=1, max=99, message="Book between 1 and 99 seats.")])
     notes = TextAreaField("Notes", validators=[Optional(), Length(max=2000)])
+    # Invoice details: shown and asked for only when the course has a price (`priced`).
+    billing_address = TextAreaField("Billing address", validators=[Length(max=500)])  # required when priced (below)
+    vat_id = StringField("VAT id", filters=[no_spaces], validators=[Optional(), Length(max=20), valid_vat])
+    po_reference = StringField("Purchase order reference", validators=[Optional(), Length(max=60)])
     consent = BooleanField(CONSENT_TEXT, validators=[DataRequired("Tick the box so the booking can be stored.")])
+
+    def __init__(self, *args, priced: bool = False, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.priced = priced
+        if priced:
+            self.billing_address.flags.required = True
+
+    def validate_billing_address(self, field) -> None:
+        if self.priced and not (field.data or "").strip():
+            raise ValidationError("Enter the address the invoice goes to.")
+
+    def invoice_details(self) -> dict:
+        if not self.priced:
+            return {}
+        return {"billing_address": "\n".join(line.strip() for line in self.billing_address.data.strip().splitlines()
+                                             if line.strip()),
+                "vat_id": self.vat_id.data or "", "po_reference": (self.po_reference.data or "").strip()}
 
 
 class PrivateTrainingForm(FlaskForm, SpamTrapFields):

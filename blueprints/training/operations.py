@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from blueprints.invoices.operations import credit_booking, issue_invoice, pdf_attachment
 from blueprints.training.emails import invite, mail_client, mail_consultant, withdraw_held
 from blueprints.training.links import link_token
 from extensions import db
@@ -75,7 +76,8 @@ class BookingResult:
 
 def book_session(
     session_id: int, *, name: str, email: str, company: str = "", seats: int = 1, notes: str = "",
-    waitlist: bool = False, now: datetime | None = None,
+    waitlist: bool = False, now: datetime | None = None, billing_address: str = "", vat_id: str = "",
+    po_reference: str = "",
 ) -> BookingResult:
     """Take seats on a session, or join its waitlist when `waitlist` is set and the seats are not there.
 
@@ -91,7 +93,8 @@ def book_session(
     status = session.admit(seats, waitlist=waitlist)
     booking = Booking(
         session=session, name=name.strip(), email=email.strip(), company=(company or "").strip(), seats=seats,
-        notes=(notes or "").strip(), status=status, consent_at=now,
+        notes=(notes or "").strip(), status=status, consent_at=now, billing_address=billing_address.strip(),
+        vat_id=vat_id.strip(), po_reference=po_reference.strip(),
         waitlisted_at=now if status == Booking.WAITLISTED else None,
         pending_since=now if status == Booking.PENDING else None,
         token_hash=Booking.hash_token(secrets.token_urlsafe(32)),  # replaced below, once the id is known
@@ -131,13 +134,22 @@ def promote_waitlist(session: TrainingSession) -> list[Booking]:
 
 
 def confirm_booking(booking: Booking, actor, message: str = "") -> Booking:
-    """pending -> confirmed, while the session is open; emails the client an invite (METHOD:REQUEST)."""
+    """pending -> confirmed, while the session is open; emails the client an invite (METHOD:REQUEST).
+
+    A priced booking is invoiced in the same transaction (the invoice number is taken under the lock), and
+    the invoice PDF rides with the confirmation.
+    """
     booking = _lock_booking(booking)
     booking.confirm()
-    mail_client("booking_confirmed", booking, attachments=invite(booking), message=message.strip())
     audit(actor, "booking.confirm", booking, note=message.strip())
+    _mail_confirmed(booking, issue_invoice(booking, actor), message=message.strip())
     db.session.flush()
     return booking
+
+
+def _mail_confirmed(booking: Booking, invoice, **context) -> None:
+    attachments = invite(booking) + ([pdf_attachment(invoice)] if invoice is not None else [])
+    mail_client("booking_confirmed", booking, attachments=attachments, invoice=invoice, **context)
 
 
 def decline_booking(booking: Booking, actor, message: str = "") -> Booking:
@@ -166,11 +178,16 @@ def cancel_booking(booking: Booking, actor=None, message: str = "") -> Booking:
     booking.moved_from_session_id = booking.moved_from_status = None
     db.session.flush()
     attachments = None
+    credit_note = None
     if was_confirmed:
         booking.ics_sequence += 1
         attachments = invite(booking, cancel=True)
+        # An issued invoice never changes: the cancellation is a credit note that references it.
+        credit_note = credit_booking(booking, actor, reason="Booking cancelled" + (" by the client" if by_client else ""))
+        if credit_note is not None:
+            attachments.append(pdf_attachment(credit_note))
     mail_client("booking_cancelled", booking, attachments=attachments, message=message.strip(),
-                by_client=by_client)
+                by_client=by_client, credit_note=credit_note)
     AuditLog.record(as_client(booking) if by_client else actor, "booking.cancel", booking, note=message.strip())
     promoted = promote_waitlist(booking.session)
     if by_client:

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from blueprints.enquiries.operations import REPLY_PROMISE, submit_enquiry
+from blueprints.payments.stripe_api import card_payments_on
 from blueprints.training import bp
 from blueprints.training import operations as ops
 from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingForm
 from blueprints.training.links import link_token
 from extensions import client_address, db, limiter
 from models import Booking, Course, Enquiry, TrainingSession
+from web.security import CONTENT_SECURITY_POLICY
 from web.spam import TOO_FAST, arm, spam_reason, submit_once
 
 BOOKING_FORM = "booking"
@@ -88,9 +90,16 @@ def book(session_id: int):
         session.check_bookable()
     except ops.SessionUnavailable as error:
         return _unavailable(error, session)
-    form = BookingForm()
+    priced = bool(session.course.price)
+    form = BookingForm(priced=priced)
+    card = priced and card_payments_on()
     offer_waitlist = session.is_full
     conflict = False  # 409: the seats asked for are not free (the form itself was fine)
+
+    def form_page(status: int):
+        return render_template("training/book.html", session=session, course=session.course, form=form,
+                               seats_left=session.seats_left, offer_waitlist=offer_waitlist, card_payment=card), status
+
     if request.method == "GET":
         arm(form, BOOKING_FORM)
     elif form.validate_on_submit():
@@ -100,18 +109,20 @@ def book(session_id: int):
             # form with a fresh stamp and one more press books; a bot gains nothing but a wait.
             arm(form, BOOKING_FORM)
             form.form_token.errors = [TOO_FAST_ANSWER]
-            return render_template("training/book.html", session=session, course=session.course, form=form,
-                                   seats_left=session.seats_left, offer_waitlist=offer_waitlist), 422
+            return form_page(422)
         if reason:
             # A bot takes no seat and learns nothing: the page reads like a real request's.
             current_app.logger.info("booking spam trapped session=%s reason=%s", session_id, reason)
             return render_template("training/booking_requested.html", session=session)
         def take_seats():
+            action = request.form.get("action")
             result = ops.book_session(
                 session_id, name=form.name.data, email=form.email.data, company=form.company.data or "",
-                seats=form.seats.data, notes=form.notes.data or "",
-                waitlist=request.form.get("action") == "waitlist",
+                seats=form.seats.data, notes=form.notes.data or "", waitlist=action == "waitlist",
+                **form.invoice_details(),
             )
+            if card and action == "card" and not result.waitlisted:
+                return url_for("training.booking_pay", token=result.token), None
             if result.waitlisted:
                 done = ("You are on the waitlist. We have emailed you this page's link; "
                         "you will hear as soon as seats free up.")
@@ -133,9 +144,7 @@ def book(session_id: int):
             else:
                 form.seats.errors.append(str(refused))
         session = db.session.get(TrainingSession, session_id)
-    status = 409 if conflict else 422 if form.errors else 200
-    return render_template("training/book.html", session=session, course=session.course, form=form,
-                           seats_left=session.seats_left, offer_waitlist=offer_waitlist), status
+    return form_page(409 if conflict else 422 if form.errors else 200)
 
 
 def _unavailable(error: ops.SessionUnavailable, session: TrainingSession | None):
@@ -211,10 +220,14 @@ def private_pages(response):
 @bp.get("/bookings/<token>")
 @token_guesses
 def booking(token: str):
+    from models import Invoice
+
     item = _booking_or_404(token)
     move_to = ops.move_targets(item) if item.can_move else {}
+    can_pay = card_payments_on() and item.price_total is not None and item.status == Booking.PENDING
     return render_template("training/booking.html", booking=item, session=item.session, token=token,
-                           move_to=move_to)
+                           move_to=move_to, invoices=Invoice.for_booking(item.id), can_pay=can_pay,
+                           just_paid=request.args.get("paid") == "1")
 
 
 def _act(operation, item: Booking, done: str) -> None:
@@ -300,3 +313,58 @@ def booking_move(token: str):
     status = 422 if error else 200
     return render_template("training/booking_move.html", booking=item, session=item.session, token=token,
                            form=form, targets=targets, chosen=chosen, error=error), status
+
+
+@bp.get("/bookings/<token>/invoices/<int:invoice_id>.pdf")
+@token_guesses
+def booking_invoice(token: str, invoice_id: int):
+    """The booking's own invoice or credit note, as issued."""
+    from blueprints.invoices.admin import pdf_response
+    from models import Invoice
+
+    item = _booking_or_404(token)
+    invoice = db.session.get(Invoice, invoice_id)
+    if invoice is None or invoice.booking_id != item.id:
+        abort(404)
+    return pdf_response(invoice, download=request.args.get("download") == "1")
+
+
+@bp.route("/bookings/<token>/pay", methods=["GET", "POST"])
+@token_guesses
+@per_booking
+@per_address
+def booking_pay(token: str):
+    """Pay a pending booking by card: what it costs (step 1), then Stripe Checkout (POST: a 303 to Stripe's page)."""
+    from blueprints.payments import operations as payments
+    from blueprints.payments import stripe_api
+
+    item = _booking_or_404(token)
+    if not card_payments_on():
+        abort(404)
+    form = ConfirmForm()
+    refusal = payments.payable_refusal(item)
+    if refusal:
+        flash(refusal, "warning")
+        return redirect(url_for("training.booking", token=token), code=303)
+    if request.method == "POST" and form.validate_on_submit():
+        try:
+            url = payments.open_checkout(item)
+            db.session.commit()
+        except ops.BookingError as refused:
+            db.session.rollback()
+            flash(str(refused), "warning")
+            return redirect(url_for("training.booking", token=token), code=303)
+        except stripe_api.Error as error:
+            db.session.rollback()
+            current_app.logger.warning("stripe checkout for booking %s failed: %s", item.id, error)
+            flash("Card payment is not available right now. Your booking request stands: the consultant will "
+                  "confirm it and send an invoice to pay by bank transfer.", "warning")
+            return redirect(url_for("training.booking", token=token), code=303)
+        return redirect(url, code=303)
+    response = make_response(render_template(
+        "training/booking_pay.html", booking=item, session=item.session, token=token, form=form,
+        quote=payments.quote(item), hold_minutes=current_app.config["STRIPE_HOLD_MINUTES"]))
+    # This page's form is answered by a 303 to Stripe's page, and form-action covers the redirect too.
+    response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+        "form-action 'self'", f"form-action 'self' {current_app.config['STRIPE_CHECKOUT_ORIGIN']}")
+    return response

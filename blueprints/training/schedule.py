@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import func, select
 
+from blueprints.invoices.operations import credit_booking, pdf_attachment
 from blueprints.training.emails import invite, mail_client
 from blueprints.training.links import booking_url
 from blueprints.training.operations import audit, lock_session, promote_waitlist
@@ -49,10 +50,15 @@ def cancel_session(session: TrainingSession, actor, message: str = "") -> Traini
         was_confirmed = booking.status == Booking.CONFIRMED
         booking.cancel()
         attachments = None
+        credit_note = None
         if was_confirmed:
             booking.ics_sequence += 1
             attachments = invite(booking, cancel=True)
-        mail_client("booking_session_cancelled", booking, attachments=attachments, message=message.strip())
+            credit_note = credit_booking(booking, actor, reason="Session cancelled")  # its invoice never changes
+            if credit_note is not None:
+                attachments.append(pdf_attachment(credit_note))
+        mail_client("booking_session_cancelled", booking, attachments=attachments, message=message.strip(),
+                    credit_note=credit_note)
     audit(actor, "session.cancel", session, note=message.strip(), bookings=len(bookings))
     db.session.flush()
     return session
@@ -167,7 +173,7 @@ def expire_pending(now: datetime | None = None) -> int:
         return 0
     now = now or utcnow()
     lapsed_before = now - timedelta(hours=hours)
-    due = (Booking.status == Booking.PENDING,
+    due = (Booking.status == Booking.PENDING, Booking.hold_expires_at.is_(None),  # a card hold ends with its Checkout
            func.coalesce(Booking.pending_since, Booking.created_at) <= lapsed_before)
     begin_write()
     session_ids = db.session.scalars(

@@ -1,0 +1,224 @@
+"""Invoicing workflows: issue an invoice for a confirmed booking, credit it, record a payment, remind once.
+
+On the convention of models/transactions.py: the caller has begun the write (confirm_booking and
+cancel_booking hold the session's lock already; the admin actions begin their own), these flush,
+and the view or command commits once. A number is taken from its counter row under a lock in the
+same transaction as the invoice that uses it, so numbers are never shared and never skipped.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import current_app
+from sqlalchemy import select
+
+from blueprints.invoices.pdf import render_pdf
+from extensions import db
+from mail.compose import Attachment, queue_email
+from models import AuditLog, Booking, utcnow
+from models.invoices import BusinessDetails, Invoice, InvoiceCounter, Line, format_number, money, totals
+from models.transactions import NotAllowed, begin_write, locked
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today in the consultant's zone (SITE_TIMEZONE): the date printed on what is issued now."""
+    return (now or utcnow()).astimezone(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
+
+
+def pdf_attachment(invoice: Invoice) -> Attachment:
+    return Attachment(invoice.filename, "application/pdf", invoice.pdf)
+
+
+def _number(details: BusinessDetails, series: str, today: date) -> tuple[int, str]:
+    sequence = InvoiceCounter.take_next(series, today.year)
+    return sequence, format_number(details.number_format, series, today.year, sequence)
+
+
+def booking_lines(booking: Booking, rate) -> list[Line]:
+    session = booking.session
+    start, end = session.local_starts_at, session.local_ends_at
+    dates = f"{start.day} {start:%B %Y}" if start.date() == end.date() else \
+        f"{start.day} {start:%B %Y} – {end.day} {end:%B %Y}"
+    return [Line(description=f"Training: {session.course.title}", detail=f"{dates} · {session.where}",
+                 quantity=booking.seats, unit_cents=session.course.price * 100, tax_rate=rate)]
+
+
+def live_invoice(booking: Booking) -> Invoice | None:
+    """The booking's invoice that no credit note has cancelled, if any."""
+    return db.session.scalar(select(Invoice).where(Invoice.booking_id == booking.id, Invoice.kind == Invoice.INVOICE,
+                                                   Invoice.credited_by.is_(None)).order_by(Invoice.id.desc()).limit(1))
+
+
+def issue_invoice(booking: Booking, actor=None, *, now: datetime | None = None,
+                  paid: tuple[int, date, str] | None = None) -> Invoice | None:
+    """The invoice for a confirmed priced booking (None: no price, or no business details yet). Once per booking.
+
+    `paid` (amount, date, card payment reference): paid by card already, so the PDF says so.
+    """
+    details = BusinessDetails.current()
+    if booking.price_total is None or not details.complete:
+        return None
+    existing = live_invoice(booking)
+    if existing is not None:
+        return existing
+    today = local_today(now)
+    reverse = details.reverse_charge_for(booking.vat_id)
+    lines = booking_lines(booking, 0 if reverse else details.default_tax_rate)
+    figures = totals(lines)
+    sequence, number = _number(details, details.invoice_series, today)
+    invoice = Invoice(
+        kind=Invoice.INVOICE, paid_cents=0, series=details.invoice_series, year=today.year, sequence=sequence, number=number,
+        booking_id=booking.id, issued_on=today, due_on=today + timedelta(days=details.payment_terms_days),
+        seller=details.snapshot(), buyer_name=booking.name, buyer_company=booking.company,
+        buyer_address=booking.billing_address, buyer_vat_id=booking.vat_id, buyer_email=booking.email,
+        po_reference=booking.po_reference, lines=[line.as_json() for line in lines], tax_by_rate=figures.by_rate,
+        currency=(booking.session.course.currency or details.currency).upper(), net_cents=figures.net_cents,
+        tax_cents=figures.tax_cents, gross_cents=figures.gross_cents, reverse_charge=reverse,
+        reverse_charge_note=details.reverse_charge_note if reverse else "",
+    )
+    if paid is not None:
+        invoice.record_payment(paid[0], paid[1], Invoice.CARD, paid[2])
+    invoice.pdf = render_pdf(invoice)
+    db.session.add(invoice)
+    db.session.flush()
+    AuditLog.record(actor, "invoice.issue", invoice, number=number, booking=booking.id)
+    return invoice
+
+
+def credit_invoice(invoice: Invoice, actor=None, *, reason: str, now: datetime | None = None) -> Invoice:
+    """A credit note for the whole of `invoice` (its own series), referencing it; the invoice is then settled."""
+    if invoice.is_credit_note:
+        raise NotAllowed("A credit note cannot be credited.")
+    if invoice.is_credited:
+        raise NotAllowed(f"{invoice.number} already has a credit note.")
+    details = BusinessDetails.current()
+    today = max(local_today(now), invoice.issued_on)
+    lines = [{**line, "quantity": -line["quantity"], "net_cents": -line["net_cents"]} for line in invoice.lines]
+    tax = [{**row, "net_cents": -row["net_cents"], "tax_cents": -row["tax_cents"]} for row in invoice.tax_by_rate]
+    sequence, number = _number(details, details.credit_note_series, today)
+    note = Invoice(
+        kind=Invoice.CREDIT_NOTE, paid_cents=0, series=details.credit_note_series, year=today.year, sequence=sequence,
+        number=number, booking_id=invoice.booking_id, credits_id=invoice.id, issued_on=today, due_on=None,
+        seller=invoice.seller, buyer_name=invoice.buyer_name, buyer_company=invoice.buyer_company,
+        buyer_address=invoice.buyer_address, buyer_vat_id=invoice.buyer_vat_id, buyer_email=invoice.buyer_email,
+        po_reference=invoice.po_reference, lines=lines, tax_by_rate=tax, currency=invoice.currency,
+        net_cents=-invoice.net_cents, tax_cents=-invoice.tax_cents, gross_cents=-invoice.gross_cents,
+        reverse_charge=invoice.reverse_charge, reverse_charge_note=invoice.reverse_charge_note,
+        reason=reason.strip()[:300],
+    )
+    note.credits = invoice
+    note.pdf = render_pdf(note)
+    db.session.add(note)
+    db.session.flush()
+    invoice.credited_by = note.id
+    db.session.flush()
+    AuditLog.record(actor, "invoice.credit", invoice, credit_note=number, reason=note.reason)
+    return note
+
+
+def credit_booking(booking: Booking, actor=None, *, reason: str) -> Invoice | None:
+    """Credit the booking's live invoice, if it has one (a cancelled confirmed booking)."""
+    invoice = live_invoice(booking)
+    return credit_invoice(invoice, actor, reason=reason) if invoice is not None else None
+
+
+def lock_invoice(invoice_id: int, *, begun: bool = False) -> Invoice:
+    if not begun:
+        begin_write()
+    invoice = db.session.scalar(locked(select(Invoice).where(Invoice.id == invoice_id)))
+    if invoice is None:
+        raise NotAllowed("There is no such invoice.")
+    return invoice
+
+
+def credit_invoice_by_admin(invoice_id: int, actor, reason: str) -> Invoice:
+    """The consultant's correction: lock the invoice (and its booking's session, the one lock order), credit it."""
+    begin_write()
+    booking_id = db.session.scalar(select(Invoice.booking_id).where(Invoice.id == invoice_id))
+    if booking_id is not None:
+        from blueprints.training.operations import lock_session
+
+        session_id = db.session.scalar(select(Booking.session_id).where(Booking.id == booking_id))
+        if session_id is not None:
+            lock_session(session_id)
+    invoice = lock_invoice(invoice_id, begun=True)  # a second begin_write would end the transaction holding the lock
+    note = credit_invoice(invoice, actor, reason=reason)
+    if invoice.buyer_email:
+        queue_email("invoice_credit_note", to=invoice.buyer_email, to_name=invoice.buyer_name,
+                    reply_to=current_app.config["CONSULTANT_EMAIL"],
+                    reply_to_name=current_app.config["CONSULTANT_NAME"], related=f"invoice:{invoice.id}",
+                    attachments=[pdf_attachment(note)], invoice=invoice, note=note)
+    return note
+
+
+def record_payment(invoice_id: int, actor, *, amount_cents: int, paid_on: date, method: str = Invoice.BANK,
+                   reference: str = "") -> Invoice:
+    invoice = lock_invoice(invoice_id)
+    invoice.record_payment(amount_cents, paid_on, method, reference)
+    db.session.flush()
+    AuditLog.record(actor, "invoice.payment", invoice, amount=money(amount_cents, invoice.currency),
+                    paid_on=paid_on.isoformat(), method=method, paid_in_full=invoice.is_paid)
+    return invoice
+
+
+def send_reminders(today: date | None = None) -> int:
+    """One polite reminder for each overdue invoice that has had none; safe to run twice (cron). The caller commits.
+
+    The rows are locked and their reminder_sent_at re-read under the lock, so two runs at once send
+    each reminder once: the second waits, then sees the first one's mark.
+    """
+    today = today or local_today()
+    begin_write()
+    due = db.session.scalars(locked(Invoice.overdue_query(today).where(Invoice.reminder_sent_at.is_(None)))).all()
+    count = 0
+    for invoice in due:
+        if invoice.reminder_sent_at is not None or not invoice.buyer_email:
+            continue
+        invoice.reminder_sent_at = utcnow()
+        queue_email("invoice_reminder", to=invoice.buyer_email, to_name=invoice.buyer_name,
+                    reply_to=current_app.config["CONSULTANT_EMAIL"],
+                    reply_to_name=current_app.config["CONSULTANT_NAME"], related=f"invoice:{invoice.id}",
+                    attachments=[pdf_attachment(invoice)], invoice=invoice, days_late=(today - invoice.due_on).days)
+        AuditLog.record(None, "invoice.reminder", invoice, number=invoice.number)
+        count += 1
+    db.session.flush()
+    return count
+
+
+def save_business_details(actor, **fields) -> BusinessDetails:
+    begin_write()
+    details = db.session.get(BusinessDetails, BusinessDetails.ROW_ID)
+    if details is None:
+        details = BusinessDetails.current()
+        db.session.add(details)
+    changed = sorted(k for k, v in fields.items() if getattr(details, k) != v)
+    for key, value in fields.items():
+        setattr(details, key, value)
+    db.session.flush()
+    AuditLog.record(actor, "settings.business", details, changed=changed)
+    return details
+
+
+def export_rows(start: date, end: date) -> tuple[list[str], list[list]]:
+    """Invoices and credit notes issued from `start` to `end` (inclusive), for the accountant."""
+    header = ["Number", "Type", "Issued", "Due", "Credits invoice", "Client", "Company", "VAT id", "PO reference",
+              "Currency", "Net", "Tax", "Gross", "Tax rates", "Reverse charge", "Paid", "Paid on", "Status"]
+    invoices = db.session.scalars(select(Invoice).where(Invoice.issued_on >= start, Invoice.issued_on <= end)
+                                  .order_by(Invoice.issued_on, Invoice.series, Invoice.sequence)).all()
+    rows = []
+    for inv in invoices:
+        rows.append([
+            inv.number, inv.title, inv.issued_on.isoformat(), inv.due_on.isoformat() if inv.due_on else "",
+            inv.credits.number if inv.credits is not None else "", inv.buyer_name, inv.buyer_company,
+            inv.buyer_vat_id, inv.po_reference, inv.currency, decimal(inv.net_cents), decimal(inv.tax_cents),
+            decimal(inv.gross_cents), "; ".join(f"{row['rate']} %" for row in inv.tax_by_rate),
+            "yes" if inv.reverse_charge else "no", decimal(inv.paid_cents),
+            inv.paid_on.isoformat() if inv.paid_on else "", inv.status_label,
+        ])
+    return header, rows
+
+
+def decimal(amount_cents: int) -> str:
+    sign = "-" if amount_cents < 0 else ""
+    return f"{sign}{abs(amount_cents) // 100}.{abs(amount_cents) % 100:02d}"
