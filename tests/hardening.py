@@ -136,11 +136,15 @@ def find_forms(html: str, page: str) -> list[Form]:
     return parse_page(html, page).forms
 
 
+# Inline SVG the site draws itself; an injected <svg> (the corpus has several) has neither the class nor the role.
+SITE_SVG_CLASSES = {"chart-svg", "qr-code"}
+
+
 def injected_markup(html: str, marker: str = MARKER, *, email: bool = False) -> list[str]:
     """What in this HTML could only be there because input was printed unescaped.
 
     The site itself has no inline script, no event-handler attributes, no javascript: URLs,
-    no style attributes and no svg/iframe/object elements (the CSP forbids most of these
+    no style attributes and no svg (but its own charts and QR code)/iframe/object elements (the CSP forbids most of these
     anyway), so any of those is a finding; so is any tag or attribute *name* carrying the
     marker. HTML emails are held to the same rules except that they style inline.
     """
@@ -151,6 +155,8 @@ def injected_markup(html: str, marker: str = MARKER, *, email: bool = False) -> 
         a = {k: (v or "") for k, v in attrs}
         if tag == "script" and (a.get("src", "").startswith("/static/") or a.get("type", "").lower() == "application/ld+json"):
             pass  # our own script file, or structured data (not executed; checked below)
+        elif tag == "svg" and set(a.get("class", "").split()) & SITE_SVG_CLASSES and a.get("role") == "img":
+            pass  # the site's own server-drawn figures (statistics charts, the two-factor QR code)
         elif tag in dangerous:
             found.append(f"<{tag}> element")
         if marker in tag:
