@@ -1,8 +1,10 @@
 """Every model, re-exported so Alembic and the app see all tables."""
+from models import search  # noqa: F401  (its listeners add the search index to create_all)
 from models.audit import AuditLog
 from models.base import UTCDateTime, utcnow
 from models.content import Comment, Post, Service, Tag, post_tags
 from models.content_version import ContentVersion
+from models.digest import DigestRun
 from models.enquiries import Enquiry, EnquiryMessage
 from models.form_stamps import UsedFormStamp
 from models.outbox import OutboxMessage
@@ -10,6 +12,6 @@ from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage", "LoginFailure",
+    "AdminUser", "AuditLog", "Booking", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage", "LoginFailure",
     "OutboxMessage", "Post", "Service", "Tag", "TrainingSession", "UsedFormStamp", "UTCDateTime", "post_tags", "utcnow",
 ]

@@ -31,7 +31,7 @@ from models.training import Booking, Course, TrainingSession
 PUBLIC = frozenset({Service.__table__, Post.__table__, Tag.__table__, post_tags, Comment.__table__,
                     Course.__table__, TrainingSession.__table__, Booking.__table__})
 # Never shown by a public page: a write to these leaves cached pages as they are.
-PRIVATE = frozenset({"admin_login_failures", "admin_users", "audit_log", "enquiries", "enquiry_messages", "outbox_messages",
+PRIVATE = frozenset({"admin_login_failures", "admin_users", "audit_log", "digest_runs", "enquiries", "enquiry_messages", "outbox_messages",
                      "used_form_stamps"})
 # When a public page changes by itself: a scheduled post is published, a session starts.
 SCHEDULED = (Post.published_at, TrainingSession.starts_at)
