@@ -204,25 +204,53 @@ class Hit:
     rank: float
 
 
-def _sqlite_select(s: Source) -> str:
+# More matches than this and ranking them all costs more than the answer is worth (tens of thousands of
+# enquiries that say "infrastructure"): the page shows the newest first and says "more than 1,000".
+RANK_LIMIT = 1000
+
+
+def _sqlite_match(s: Source) -> str:
+    return f"SELECT rowid FROM {s.fts} WHERE {s.fts} MATCH :q"
+
+
+def _sqlite_ranked(s: Source) -> str:
     weights = ", ".join(str(BM25_WEIGHTS[w]) for _, w in s.columns)
     # bm25 is lower for better matches; negated, it sorts like ts_rank.
     return (f"SELECT '{s.kind}' AS kind, rowid AS id, -bm25({s.fts}, {weights}) AS rank "
             f"FROM {s.fts} WHERE {s.fts} MATCH :q")
 
 
-def _pg_select(s: Source) -> str:
+def _sqlite_newest(s: Source) -> str:
+    # FTS5 walks its doclist by rowid, so the newest few come without reading every match.
+    return (f"SELECT '{s.kind}' AS kind, id, created_at AS at FROM {s.table} WHERE id IN "
+            f"(SELECT rowid FROM {s.fts} WHERE {s.fts} MATCH :q ORDER BY rowid DESC LIMIT :n)")
+
+
+_PG_QUERY = "websearch_to_tsquery('simple', :q)"
+
+
+def _pg_match(s: Source) -> str:
+    return f"SELECT id FROM {s.table} WHERE search_vector @@ {_PG_QUERY}"
+
+
+def _pg_ranked(s: Source) -> str:
     return (f"SELECT '{s.kind}' AS kind, id, ts_rank(search_vector, query) AS rank "
-            f"FROM {s.table}, websearch_to_tsquery('simple', :q) AS query WHERE search_vector @@ query")
+            f"FROM {s.table}, {_PG_QUERY} AS query WHERE search_vector @@ query")
+
+
+def _pg_newest(s: Source) -> str:
+    return (f"SELECT * FROM (SELECT '{s.kind}' AS kind, id, created_at AS at FROM {s.table} "
+            f"WHERE search_vector @@ {_PG_QUERY} ORDER BY id DESC LIMIT :n) AS newest_{s.table}")
 
 
 @dataclass(frozen=True)
 class Results:
     query: str
-    total: int
+    total: int  # at most RANK_LIMIT
     page: int
     per_page: int
     hits: list[Hit]
+    broad: bool = False  # more than RANK_LIMIT matches: newest first, not ranked
 
     @property
     def pages(self) -> int:
@@ -246,25 +274,32 @@ class Results:
 
 
 def search(query: str | None, *, page: int = 1, per_page: int = 20, kinds=KINDS) -> Results:
-    """Ranked hits for `query` across `kinds`, best first; any text at all is a valid query."""
+    """Ranked hits for `query` across `kinds`, best first (newest first past RANK_LIMIT); any text is a valid query."""
     q = clean(query)
-    page = max(1, page)
-    dialect = db.session.get_bind().dialect.name
-    if dialect == "sqlite":
-        q_bound, select_for = fts5_query(q), _sqlite_select
-    else:
-        q_bound, select_for = q, _pg_select
+    sqlite = db.session.get_bind().dialect.name == "sqlite"
+    bound = fts5_query(q) if sqlite else q
     sources = [s for s in SOURCES if s.kind in kinds]
-    if not q_bound or not sources:
+    page = max(1, min(page, RANK_LIMIT // per_page + 1))
+    if not bound or not sources:
         return Results(q, 0, page, per_page, [])
-    union = " UNION ALL ".join(select_for(s) for s in sources)
-    total = db.session.execute(text(f"SELECT count(*) FROM ({union}) AS hits"), {"q": q_bound}).scalar_one()
-    rows = db.session.execute(
-        text(f"SELECT kind, id, rank FROM ({union}) AS hits ORDER BY rank DESC, kind, id DESC "
-             "LIMIT :limit OFFSET :offset"),
-        {"q": q_bound, "limit": per_page, "offset": (page - 1) * per_page},
-    ).all()
-    return Results(q, total, page, per_page, [Hit(kind, id_, float(rank)) for kind, id_, rank in rows])
+    match, ranked, newest = (_sqlite_match, _sqlite_ranked, _sqlite_newest) if sqlite else \
+        (_pg_match, _pg_ranked, _pg_newest)
+    matches = " UNION ALL ".join(match(s) for s in sources)
+    found = db.session.execute(text(f"SELECT count(*) FROM ({matches} LIMIT :cap) AS matches"),
+                               {"q": bound, "cap": RANK_LIMIT + 1}).scalar_one()
+    page_of = {"q": bound, "limit": per_page, "offset": (page - 1) * per_page}
+    if found > RANK_LIMIT:
+        union = " UNION ALL ".join(newest(s) for s in sources)
+        rows = db.session.execute(
+            text(f"SELECT kind, id, 0 AS rank FROM ({union}) AS hits ORDER BY at DESC, id DESC "
+                 "LIMIT :limit OFFSET :offset"), {**page_of, "n": page * per_page}).all()
+    else:
+        union = " UNION ALL ".join(ranked(s) for s in sources)
+        rows = db.session.execute(
+            text(f"SELECT kind, id, rank FROM ({union}) AS hits ORDER BY rank DESC, kind, id DESC "
+                 "LIMIT :limit OFFSET :offset"), page_of).all()
+    return Results(q, min(found, RANK_LIMIT), page, per_page, [Hit(k, i, float(r)) for k, i, r in rows],
+                   broad=found > RANK_LIMIT)
 
 
 def load(hits: list[Hit]) -> list[tuple[Hit, object]]:

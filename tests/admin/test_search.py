@@ -92,6 +92,17 @@ def test_results_are_paginated(app):
     assert index.search("patching", page=99, per_page=20).hits == []
 
 
+def test_too_many_matches_to_rank_come_newest_first(app, monkeypatch, admin_client):
+    monkeypatch.setattr(index, "RANK_LIMIT", 5)
+    made = [make_enquiry(name=f"Person {n}", message="Backup rotation.") for n in range(8)]
+    results = index.search("backup", per_page=3)
+    assert results.broad and results.total == 5
+    assert [h.id for h in results.hits] == [e.id for e in reversed(made)][:3]
+    assert [h.id for h in index.search("backup", per_page=3, page=2).hits] == [e.id for e in reversed(made)][3:6]
+    page = admin_client.get("/admin/search?q=backup").get_data(as_text=True)
+    assert "More than 5 results for “backup”" in page and "newest first" in page
+
+
 def test_the_search_page_lists_what_it_found_with_the_words_marked(admin_client):
     e = make_enquiry(name="Zoë Ångström", company="Nordlicht", message="We need a Kubernetes upgrade plan.")
     response = admin_client.get("/admin/search", query_string={"q": "kubernetes"})
