@@ -8,6 +8,7 @@ posts.py     flask posts render [SLUG…]
 backup.py    flask backup [PATH]
 assets.py    flask assets build
 privacy.py   flask privacy purge [--dry-run]
+digest.py    flask digest send [--any-hour]
 """
 from __future__ import annotations
 
@@ -15,9 +16,9 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from cli import admin, assets, backup, outbox, posts, privacy, seed, training
+    from cli import admin, assets, backup, digest, outbox, posts, privacy, seed, training
 
     for command in (seed.seed_command, admin.admin_group, outbox.outbox_group, training.reminders_group,
                     training.bookings_group, backup.backup_command, posts.posts_group, assets.assets_group,
-                    privacy.privacy_group):
+                    privacy.privacy_group, digest.digest_group):
         app.cli.add_command(command)
