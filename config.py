@@ -95,6 +95,8 @@ class BaseConfig:
         self.SITE_URL = (env("SITE_URL") or default_site_url()).rstrip("/")
         # The consultant's own zone: the post editor takes and shows publish times in it.
         self.SITE_TIMEZONE = site_timezone(env("SITE_TIMEZONE"))
+        # The local hour (in SITE_TIMEZONE) from which `flask digest send` sends the day's digest.
+        self.DIGEST_HOUR = min(max(env_int("DIGEST_HOUR", 7), 0), 23)
 
         self.RATELIMIT_STORAGE_URI = env("RATELIMIT_STORAGE_URI") or "memory://"
         self.RATELIMIT_ENABLED = env_bool("RATELIMIT_ENABLED", True)

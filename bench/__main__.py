@@ -8,7 +8,7 @@ import sys
 import time
 import traceback
 
-from bench import contention, forms, pages, queries, stats
+from bench import contention, forms, pages, queries, search, stats
 from bench.common import ROOT, ensure_tools, save_result, table, verdict
 
 
@@ -30,7 +30,7 @@ def main() -> int:
     print(f"Machine: {about}\n", flush=True)
     results, crashed = {}, []
     for name, module in (("queries", queries), ("forms", forms), ("contention", contention), ("pages", pages),
-                         ("stats", stats)):
+                         ("stats", stats), ("search", search)):
         print(f"== {name} ==", flush=True)
         try:
             results[name] = module.main()
@@ -63,6 +63,10 @@ def main() -> int:
         if r["home_bytes"]:
             rows.append(["home page weight", f"{r['home_bytes'] / 1024:.1f} KB (<= 40 KB)",
                          verdict(r["home_bytes"] <= 40 * 1024)])
+    if "search" in results:
+        for database, r in results["search"].items():
+            rows.append([f"admin search at {search.ENQUIRIES:,} enquiries, {database}",
+                         f"worst p95 {r['worst_p95']:.1f} ms (< 50)", verdict(r["worst_p95"] < 50)])
     for name in crashed:
         rows.append([name, "crashed (see the traceback above)", "NO"])
     text = f"Machine: {about}\n\n" + table(["benchmark", "measured", "target met"], rows, title="Summary")

@@ -9,6 +9,7 @@ posts.py     flask posts render [SLUG…]
 backup.py    flask backup [PATH]
 assets.py    flask assets build
 privacy.py   flask privacy purge [--dry-run]
+digest.py    flask digest send [--any-hour]
 stats.py     flask stats rollup
 wordpress.py flask import wordpress EXPORT.xml [--media-dir DIR] [--dry-run]
 """
@@ -18,9 +19,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from cli import admin, assets, backup, invoices, outbox, posts, privacy, seed, stats, training, wordpress
+    from cli import admin, assets, backup, digest, invoices, outbox, posts, privacy, seed, stats, training, wordpress
 
     for command in (seed.seed_command, admin.admin_group, outbox.outbox_group, training.reminders_group,
                     training.bookings_group, backup.backup_command, posts.posts_group, assets.assets_group,
-                    privacy.privacy_group, stats.stats_group, wordpress.import_group, invoices.invoices_group):
+                    privacy.privacy_group, stats.stats_group, wordpress.import_group, invoices.invoices_group,
+                    digest.digest_group):
         app.cli.add_command(command)

@@ -1,8 +1,10 @@
 """Every model, re-exported so Alembic and the app see all tables."""
+from models import search  # noqa: F401  (its listeners add the search index to create_all)
 from models.audit import AuditLog
 from models.base import UTCDateTime, utcnow
 from models.content import Comment, Post, Service, Tag, post_tags
 from models.content_version import ContentVersion
+from models.digest import DigestRun
 from models.enquiries import Enquiry, EnquiryMessage
 from models.form_stamps import UsedFormStamp
 from models.imports import ImportedItem
@@ -15,7 +17,7 @@ from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Comment", "ContentVersion", "Course", "Enquiry", "EnquiryMessage",
+    "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
     "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "Redirect", "Service",
     "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "StripeEvent", "Tag", "TrainingSession", "UsedFormStamp",
     "UTCDateTime", "post_tags", "utcnow",

@@ -5,14 +5,16 @@ these routes only call them and report what happened.
 """
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
 from blueprints.admin import bp
 from blueprints.csv_export import csv_response
 from blueprints.forms import ActionForm, options, utc_to_local
-from blueprints.training import operations, schedule
+from blueprints.training import month, operations, schedule
 from blueprints.training.activity import client_activity
 from blueprints.training.forms import CourseForm, SessionForm
 from extensions import db
@@ -326,3 +328,14 @@ def course_edit(course_id: int | None = None):
         sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.course_id == course.id)
                                       .order_by(TrainingSession.starts_at.desc())).all()
     return render_template("admin/course_form.html", form=form, course=course, sessions=sessions), status
+
+
+@bp.get("/calendar")
+def calendar():
+    """Sessions in a month grid, in the consultant's time zone."""
+    zone = current_app.config["SITE_TIMEZONE"]
+    today = utcnow().astimezone(ZoneInfo(zone)).date()
+    first = month.parse_month(request.args.get("month"), today)
+    if first is None:
+        abort(404)
+    return render_template("admin/calendar.html", month=month.build(first, zone, today), zone=zone, today=today)
