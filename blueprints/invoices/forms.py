@@ -13,12 +13,26 @@ from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.gb import vat as gb_vat
 from wtforms import BooleanField, DateField, DecimalField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+    ValidationError,
+)
 
 from blueprints.forms import whole_number
 from models.invoices import number_pattern_problem
 
 CURRENCIES = ("EUR", "GBP", "USD", "CHF", "SEK", "DKK", "NOK", "PLN")
+
+
+def finite_number(form, field) -> None:
+    """A number, not "NaN" or "Infinity" (which Decimal parses, and NaN cannot even be compared)."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation("Enter a number.")
 
 
 def compact_vat(value: str) -> str:
@@ -97,7 +111,7 @@ class BusinessDetailsForm(FlaskForm):
                                 validators=[DataRequired("Enter the number format."), Length(max=60), valid_pattern])
     currency = SelectField("Currency", choices=[SelectChoice(c, c) for c in CURRENCIES], default="EUR")
     default_tax_rate = DecimalField("Tax rate (%)", places=2, default=Decimal("0"), validators=[
-        InputRequired("Enter the tax rate; 0 if you charge none."),
+        InputRequired("Enter the tax rate; 0 if you charge none."), finite_number,
         NumberRange(min=0, max=100, message="Enter a rate from 0 to 100.")])
     reverse_charge = BooleanField("Apply the reverse charge to business clients who give a VAT id of another country")
     reverse_charge_note = StringField("Reverse-charge wording", filters=[strip], validators=[Optional(), Length(max=300)])
@@ -128,6 +142,8 @@ def amount_cents(text: str) -> int | None:
     try:
         amount = Decimal(value)
     except InvalidOperation:
+        return None
+    if not amount.is_finite():  # "NaN", "Infinity": comparing NaN raises
         return None
     if amount <= 0 or amount.as_tuple().exponent < -2 or amount > Decimal("10000000"):
         return None

@@ -40,10 +40,16 @@ def test_dashboard_lists_only_upcoming_scheduled_sessions(admin_client):
 def test_nav_links_every_area_and_signs_out_with_a_post(admin_client):
     page = admin_client.get("/admin/").text
     nav = page[page.index('aria-label="Admin"'):page.index("</nav>", page.index('aria-label="Admin"'))]
-    for label in ("Dashboard", "Enquiries", "Bookings", "Content", "Comments", "Outbox", "Privacy", "Audit log"):
+    for label in ("Dashboard", "Search", "Enquiries", "Bookings", "Content", "Statistics", "Invoices", "Outbox"):
         assert f">{label}</a>" in nav, label
     assert re.search(r'<form method="post" action="/admin/logout"', nav)
     assert 'aria-current="page">Dashboard' in nav
+    # The rest is one step from its section (the bar stays one short row on a phone).
+    for where, links in (("/admin/", ("/admin/privacy", "/admin/audit")), ("/admin/content", ("/admin/comments", "/admin/redirects")),
+                         ("/admin/sessions", ("/admin/calendar", "/admin/exports"))):
+        subnav = admin_client.get(where).text.split('class="subnav"', 1)[1].split("</nav>", 1)[0]
+        for link in links:
+            assert f'href="{link}"' in subnav, (where, link)
 
 
 def test_audit_log_lists_and_filters_actions(admin_client, admin_user):
