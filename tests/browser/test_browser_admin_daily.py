@@ -117,7 +117,8 @@ def test_search_with_right_to_left_text_and_operators(admin_page, world, axe, vn
 def test_exports_download_a_csv_for_a_date_range(admin_page, world, axe, vnu, width):
     page = admin_page
     page.goto("/admin/")
-    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Exports").click()
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Bookings").click()
+    page.get_by_role("navigation", name="Bookings views").get_by_role("link", name="Exports (CSV)").click()
     today = datetime.now(UTC).date()
     page.get_by_label("From").fill((today - timedelta(days=1)).isoformat())
     page.get_by_label("To").fill((today + timedelta(days=1)).isoformat())
@@ -149,7 +150,8 @@ def test_exports_explain_a_range_that_ends_before_it_starts(admin_page, world, a
 def test_the_calendar_shows_each_day_of_a_three_day_session(admin_page, world, axe, vnu, width):
     page = admin_page
     page.goto("/admin/")
-    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Calendar").click()
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Bookings").click()
+    page.get_by_role("navigation", name="Bookings views").get_by_role("link", name="Calendar").click()
     with page.expect_navigation():
         page.get_by_role("link", name=f"{world['first']:%B %Y} →").click()
     assert page.locator("table.calendar caption").inner_text() == f"{world['first']:%B %Y}"

@@ -96,13 +96,14 @@ def test_an_old_link_lands_on_the_imported_article(wordpress_site, sized_page, w
 def test_the_redirect_table_in_the_admin(wordpress_site, sized_page, width, axe):
     page = sized_page
     log_in(page, wordpress_site)
-    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Redirects").click()
+    page.get_by_role("navigation", name="Admin").get_by_role("link", name="Content").click()
+    page.get_by_role("navigation", name="More content").get_by_role("link", name="Redirects from the old site").click()
     page.get_by_label("Old address or description contains").fill("kubernetes")
     page.get_by_role("button", name="Filter").click()
     table = page.get_by_role("region", name="Redirects")
     assert "/2020/03/09/über-kubernetes" in table.inner_text()
     assert table.get_by_role("link", name="/blog/uber-kubernetes").first.is_visible()
-    assert page.locator('nav.admin-nav a[aria-current="page"]').inner_text() == "Redirects"
+    assert page.locator('nav.admin-nav a[aria-current="page"]').inner_text() == "Content"  # redirects live under Content
     no_sideways_scroll(page)
     assert axe(page) == []
     screenshot(page, f"wordpress-redirects-{width}")
