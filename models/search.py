@@ -11,7 +11,7 @@ writer (the web, the CLI, a privacy erasure, SQL typed into a shell) keeps it ri
 Both use no stemming and no stop words ('simple'; FTS5's unicode61): people search for names,
 addresses and companies in any language more than for English word forms.
 
-The schema is created by migration 0050 and, for the tests' create_all(), by the listeners at the
+The schema is created by migration 0012_search_and_digest and, for the tests' create_all(), by the listeners at the
 end of this module, from the same statements (SCHEMA). A change to it is a new migration.
 """
 # ruff: noqa: S608  (the SQL is built from the SOURCES constants only; what a person typed is always bound)
