@@ -171,6 +171,9 @@ class BaseConfig:
         self.STATS_FLUSH_SECONDS = env_float("STATS_FLUSH_SECONDS", 5)
         self.STATS_BATCH = env_int("STATS_BATCH", 500)
         self.STATS_KEEP_DAYS = env_int("STATS_KEEP_DAYS", 3)
+        # Invoices and credit notes are kept as issued this many years after the end of their year (tax law;
+        # the privacy page says so): an erasure request leaves them, `flask privacy purge` deletes them after.
+        self.INVOICE_RETENTION_YEARS = max(env_int("INVOICE_RETENTION_YEARS", 10), 1)
 
     @staticmethod
     def engine_options(url: str) -> dict:

@@ -22,5 +22,6 @@ def privacy_purge(dry_run: bool) -> None:
     else:
         db.session.commit()  # the changes and their audit entry together
     click.echo(("Would purge" if dry_run else "Purged") + ": {enquiries} enquiries and {bookings} bookings anonymised, "
-               "{comments} rejected or spam comments deleted, {outbox} emails about them anonymised, "
+               "{comments} rejected or spam comments deleted, {invoices} invoices and credit notes past their retention "
+               "deleted, {outbox} emails about them anonymised, "
                "{login_failures} failed sign-in records deleted.".format(**counts))

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -38,6 +40,12 @@ NUMBER_FIELDS = {"series", "year", "number"}
 PLACEHOLDER = re.compile(r"\{([a-z]+)(?::0?(\d)d)?\}")
 DEFAULT_REVERSE_CHARGE_NOTE = ("Reverse charge: VAT to be accounted for by the recipient "
                                "(Article 196, Council Directive 2006/112/EC).")
+
+
+def local_today(now: datetime | None = None) -> date:
+    """Today in the consultant's zone (SITE_TIMEZONE), not UTC's: the date an invoice is issued on and judged
+    overdue by. (At 00:30 in Auckland it is still yesterday in UTC; at 20:00 in Los Angeles, already tomorrow.)"""
+    return (now or utcnow()).astimezone(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
 
 
 class InvoiceImmutable(RuntimeError):
@@ -278,7 +286,8 @@ class Invoice(db.Model):
         return max(0, self.gross_cents - self.paid_cents)
 
     def is_overdue(self, today: date | None = None) -> bool:
-        return self.outstanding_cents > 0 and self.due_on is not None and self.due_on < (today or utcnow().date())
+        """Past its due date and not settled; `today` is the consultant's local date (local_today) by default."""
+        return self.outstanding_cents > 0 and self.due_on is not None and self.due_on < (today or local_today())
 
     @property
     def status_label(self) -> str:
@@ -299,7 +308,8 @@ class Invoice(db.Model):
 
     @classmethod
     def overdue_query(cls, today: date | None = None):
-        return cls.open_query().where(cls.due_on < (today or utcnow().date())).order_by(cls.due_on, cls.id)
+        """Open invoices due before `today`, the consultant's local date (local_today) by default."""
+        return cls.open_query().where(cls.due_on < (today or local_today())).order_by(cls.due_on, cls.id)
 
     @classmethod
     def for_booking(cls, booking_id: int) -> list[Invoice]:

@@ -302,6 +302,7 @@ def populate() -> dict[str, list[str]]:
                                  last_error="550 no such user", next_attempt_at=datetime.now(UTC)))
     db.session.commit()
     populate_invoices()
+    populate_invoices_extra()
     known = known_values()
     known["token"] = [BOOKING_TOKEN, PRICED_BOOKING_TOKEN]
     return known
@@ -333,3 +334,13 @@ def populate_invoices() -> None:
     ops.confirm_booking(invoiced, None)
     db.session.commit()
     make_booking(session, token=PRICED_BOOKING_TOKEN, billing_address="Gata 1\nOslo")
+
+
+def populate_invoices_extra() -> None:
+    """A confirmed priced booking with no invoice (stored as confirmed before the course had a price, say): its
+    "Issue invoice now" button on the session page."""
+    from models import Booking
+    from tests.factories import make_booking, make_course, make_session
+
+    course = make_course(slug="priced-later-fuzz", title="Priced later", price=250, currency="EUR")
+    make_booking(make_session(course=course), status=Booking.CONFIRMED, billing_address="Via Roma 1\nMilano")

@@ -21,6 +21,7 @@ from models import (
     Booking,
     Comment,
     Enquiry,
+    Invoice,
     LoginFailure,
     OutboxMessage,
     utcnow,
@@ -147,7 +148,11 @@ def find_person(email: str) -> dict:
                    OutboxMessage.related.in_(related)))
         .order_by(OutboxMessage.created_at, OutboxMessage.id)
     ).all()
-    return {"email": email, "enquiries": enquiries, "bookings": bookings, "comments": comments, "outbox": outbox}
+    # Invoices and credit notes issued to the address: shown, exported, never erased (tax law; retention.py).
+    invoices = db.session.scalars(
+        select(Invoice).where(func.lower(Invoice.buyer_email) == email).order_by(Invoice.issued_on, Invoice.id)).all()
+    return {"email": email, "enquiries": enquiries, "bookings": bookings, "comments": comments, "outbox": outbox,
+            "invoices": invoices}
 
 
 def export_person(email: str) -> dict:
@@ -180,6 +185,12 @@ def export_person(email: str) -> dict:
             {"post": c.post.title, "author_name": c.author_name, "author_email": c.author_email, "body": c.body,
              "status": c.status, "created_at": _iso(c.created_at)}
             for c in found["comments"]
+        ],
+        "invoices": [
+            {"number": i.number, "kind": i.kind, "issued_on": i.issued_on.isoformat(), "buyer_name": i.buyer_name,
+             "buyer_company": i.buyer_company, "buyer_address": i.buyer_address, "buyer_vat_id": i.buyer_vat_id,
+             "currency": i.currency, "gross": i.gross_cents / 100}
+            for i in found["invoices"]
         ],
         "emails": [
             {"to": m.to_addr, "reply_to": m.reply_to, "subject": m.subject, "body": m.text_body,
@@ -215,7 +226,11 @@ def erase_message(m: OutboxMessage, email: str) -> None:
 
 
 def erase_person(email: str, actor: AdminUser) -> dict[str, int]:
-    """Anonymise the person everywhere; rows stay so counts (seats, statistics) are unchanged."""
+    """Anonymise the person everywhere; rows stay so counts (seats, statistics) are unchanged.
+
+    Their invoices and credit notes are not touched: tax law requires keeping them as issued for
+    INVOICE_RETENTION_YEARS (the privacy page says so); retention.purge deletes them after that.
+    """
     found = find_person(email)
     for e in found["enquiries"]:
         erase_enquiry(e)
@@ -226,5 +241,7 @@ def erase_person(email: str, actor: AdminUser) -> dict[str, int]:
     for m in found["outbox"]:
         erase_message(m, found["email"])
     counts = {key: len(found[key]) for key in ("enquiries", "bookings", "comments", "outbox")}
-    AuditLog.record(actor, "privacy.erase", None, email_sha256=email_hash(found["email"]), **counts)
+    AuditLog.record(actor, "privacy.erase", None, email_sha256=email_hash(found["email"]), **counts,
+                    invoices_kept=len(found["invoices"]))
+    counts["invoices_kept"] = len(found["invoices"])
     return counts

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Response, flash, render_template, request
+from flask import Response, current_app, flash, render_template, request
 from flask_login import current_user
 
 from blueprints.admin import bp
@@ -59,6 +59,9 @@ def privacy_erase():
     words = {"enquiries": ("enquiry", "enquiries"), "bookings": ("booking", "bookings"),
              "comments": ("comment", "comments"), "outbox": ("email", "emails")}
     erased = ", ".join(f"{counts[k]} {one if counts[k] == 1 else many}" for k, (one, many) in words.items())
-    flash(f"Erased: {erased}. The rows stay, anonymised, so totals are unchanged.", "success")
+    kept = counts["invoices_kept"]
+    flash(f"Erased: {erased}. The rows stay, anonymised, so totals are unchanged."
+          + (f" Kept as issued: {kept} {'invoice or credit note' if kept == 1 else 'invoices and credit notes'}"
+             f" (tax law: {current_app.config['INVOICE_RETENTION_YEARS']} years)." if kept else ""), "success")
     search = PrivacySearchForm(formdata=None, email=email)
     return render_found(search)

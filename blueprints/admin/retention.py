@@ -6,13 +6,15 @@ checks the page still says them.
 from __future__ import annotations
 
 import calendar
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from flask import current_app
+from sqlalchemy import delete, func, or_, select
 
 from blueprints.admin.operations import ERASED_EMAIL, erase_booking, erase_enquiry, erase_message
 from extensions import db
-from models import AuditLog, Booking, Comment, Enquiry, LoginFailure, OutboxMessage, TrainingSession, utcnow
+from models import AuditLog, Booking, Comment, Enquiry, Invoice, LoginFailure, OutboxMessage, TrainingSession, utcnow
+from models.invoices import local_today
 
 # "Enquiries that do not lead to work: 24 months after the last message, then erased."
 ENQUIRY_MONTHS = 24
@@ -20,6 +22,8 @@ ENQUIRY_MONTHS = 24
 WORK_YEARS = 6
 # "Comments: for as long as they are published; rejected and spam comments are deleted within 30 days."
 REJECTED_COMMENT_DAYS = 30
+# "Invoices and credit notes: INVOICE_RETENTION_YEARS years after the end of the year they were issued in":
+# the setting itself, read by invoice_cutoff (an erasure request leaves them; this deletes them only after).
 # "Server logs with IP addresses: 14 days." The failed sign-ins on the dashboard hold addresses too.
 LOGIN_FAILURE_DAYS = 14
 
@@ -29,6 +33,25 @@ def months_before(moment: datetime, months: int) -> datetime:
     year, month = divmod(moment.year * 12 + moment.month - 1 - months, 12)
     day = min(moment.day, calendar.monthrange(year, month + 1)[1])
     return moment.replace(year=year, month=month + 1, day=day)
+
+
+def invoice_cutoff(today: date) -> date:
+    """Invoices issued before this date have been kept INVOICE_RETENTION_YEARS after the end of their year.
+
+    "Invoices and credit notes: N years after the end of the year they were issued in" (the tax-law period
+    runs from the end of the calendar year): in 2037 with N = 10, those of 2026 and before may go.
+    """
+    return date(today.year - current_app.config["INVOICE_RETENTION_YEARS"], 1, 1)
+
+
+def _expired_invoices(today: date) -> list[Invoice]:
+    """Invoices and credit notes past their retention, an invoice only with its credit note (which references it)."""
+    cutoff = invoice_cutoff(today)
+    young_notes = select(Invoice.id).where(Invoice.kind == Invoice.CREDIT_NOTE, Invoice.issued_on >= cutoff)
+    return list(db.session.scalars(
+        select(Invoice).where(Invoice.issued_on < cutoff,
+                              or_(Invoice.credited_by.is_(None), Invoice.credited_by.not_in(young_notes)))
+        .order_by(Invoice.id)))
 
 
 def _last_message_at(enquiry: Enquiry) -> datetime:
@@ -69,10 +92,13 @@ def purge(now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
     about = {f"enquiry:{e.id}": e.email.lower() for e in enquiries}
     about |= {f"booking:{b.id}": b.email.lower() for b in bookings}
     about |= {f"comment:{c.id}": c.author_email.lower() for c in comments}
+    invoices = _expired_invoices(local_today(now))
+    about |= {f"invoice:{i.id}": i.buyer_email.lower() for i in invoices}
     messages = _messages_about(sorted(about))
     old_failures = LoginFailure.last_at < now - timedelta(days=LOGIN_FAILURE_DAYS)
     counts = {
-        "enquiries": len(enquiries), "bookings": len(bookings), "comments": len(comments), "outbox": len(messages),
+        "enquiries": len(enquiries), "bookings": len(bookings), "comments": len(comments), "invoices": len(invoices),
+        "outbox": len(messages),
         "login_failures": db.session.scalar(select(func.count()).select_from(LoginFailure).where(old_failures)),
     }
     if dry_run:
@@ -86,6 +112,19 @@ def purge(now: datetime | None = None, dry_run: bool = False) -> dict[str, int]:
     for c in comments:
         db.session.delete(c)
     db.session.execute(delete(LoginFailure).where(old_failures))
+    # The one place an invoice row is ever deleted, and only past INVOICE_RETENTION_YEARS: a bulk DELETE, which
+    # the ORM guard against changing an issued invoice (models/invoices.py) does not see. Credit notes first
+    # (they reference their invoice); an invoice whose credit note is younger waits for it (_expired_invoices).
+    ids = [i.id for i in invoices]
+    notes = [i.id for i in invoices if i.is_credit_note]
+    for start in range(0, len(ids), 500):
+        db.session.execute(delete(Invoice).where(Invoice.id.in_(notes[start:start + 500]))
+                           .execution_options(synchronize_session=False))
+    for start in range(0, len(ids), 500):
+        db.session.execute(delete(Invoice).where(Invoice.id.in_(ids[start:start + 500]))
+                           .execution_options(synchronize_session=False))
+    for invoice in invoices:
+        db.session.expunge(invoice)
     if any(counts.values()):  # run daily from cron: an entry only when something went
         AuditLog.record(None, "privacy.purge", None, **counts)
     return counts

@@ -7,8 +7,8 @@ same transaction as the invoice that uses it, so numbers are never shared and ne
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import select
@@ -17,13 +17,17 @@ from blueprints.invoices.pdf import render_pdf
 from extensions import db
 from mail.compose import Attachment, queue_email
 from models import AuditLog, Booking, utcnow
-from models.invoices import BusinessDetails, Invoice, InvoiceCounter, Line, format_number, money, totals
+from models.invoices import (
+    BusinessDetails,
+    Invoice,
+    InvoiceCounter,
+    Line,
+    format_number,
+    local_today,
+    money,
+    totals,
+)
 from models.transactions import NotAllowed, begin_write, locked
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today in the consultant's zone (SITE_TIMEZONE): the date printed on what is issued now."""
-    return (now or utcnow()).astimezone(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
 
 
 def pdf_attachment(invoice: Invoice) -> Attachment:
@@ -50,11 +54,18 @@ def live_invoice(booking: Booking) -> Invoice | None:
                                                    Invoice.credited_by.is_(None)).order_by(Invoice.id.desc()).limit(1))
 
 
+def current_lines(booking: Booking, details: BusinessDetails) -> tuple[bool, list[Line]]:
+    """Whether the reverse charge applies, and the lines an invoice issued now for the booking would have."""
+    reverse = details.reverse_charge_for(booking.vat_id)
+    return reverse, booking_lines(booking, 0 if reverse else details.default_tax_rate)
+
+
 def issue_invoice(booking: Booking, actor=None, *, now: datetime | None = None,
-                  paid: tuple[int, date, str] | None = None) -> Invoice | None:
+                  paid: tuple[int, date, str] | None = None, carried_from: Invoice | None = None) -> Invoice | None:
     """The invoice for a confirmed priced booking (None: no price, or no business details yet). Once per booking.
 
     `paid` (amount, date, card payment reference): paid by card already, so the PDF says so.
+    `carried_from`: the credited invoice this one replaces; what was paid on it counts here (reissue_for_change).
     """
     details = BusinessDetails.current()
     if booking.price_total is None or not details.complete:
@@ -63,8 +74,7 @@ def issue_invoice(booking: Booking, actor=None, *, now: datetime | None = None,
     if existing is not None:
         return existing
     today = local_today(now)
-    reverse = details.reverse_charge_for(booking.vat_id)
-    lines = booking_lines(booking, 0 if reverse else details.default_tax_rate)
+    reverse, lines = current_lines(booking, details)
     figures = totals(lines)
     sequence, number = _number(details, details.invoice_series, today)
     invoice = Invoice(
@@ -79,6 +89,12 @@ def issue_invoice(booking: Booking, actor=None, *, now: datetime | None = None,
     )
     if paid is not None:
         invoice.record_payment(paid[0], paid[1], Invoice.CARD, paid[2])
+    if carried_from is not None and carried_from.paid_cents > 0:
+        # The money arrived when it arrived (perhaps before today's issue date), by the way it came.
+        invoice.paid_cents = min(carried_from.paid_cents, invoice.gross_cents)
+        invoice.paid_on = carried_from.paid_on
+        invoice.payment_method = carried_from.payment_method or Invoice.BANK
+        invoice.payment_reference = f"paid on {carried_from.number}"
     invoice.pdf = render_pdf(invoice)
     db.session.add(invoice)
     db.session.flush()
@@ -121,6 +137,49 @@ def credit_booking(booking: Booking, actor=None, *, reason: str) -> Invoice | No
     """Credit the booking's live invoice, if it has one (a cancelled confirmed booking)."""
     invoice = live_invoice(booking)
     return credit_invoice(invoice, actor, reason=reason) if invoice is not None else None
+
+
+@dataclass(frozen=True)
+class Reissue:
+    """What reissue_for_change did: the credit note for the old invoice, the new invoice, any surplus paid."""
+
+    old: Invoice
+    credit_note: Invoice
+    invoice: Invoice
+    refund_cents: int  # paid on the old invoice beyond the new one's total: owed back to the client
+
+
+def reissue_for_change(booking: Booking, actor=None, *, reason: str, now: datetime | None = None) -> Reissue | None:
+    """After a confirmed booking's session or dates changed: credit its invoice and issue one for what it is now.
+
+    Under the caller's lock (the booking's session's). Nothing happens (None) when the booking has no live
+    invoice, when the business details are no longer complete (no new invoice could be issued, so the old one
+    stands), or when an invoice issued now would have the same lines and currency (a time of day changed, not
+    the dates): an issued invoice is replaced only when what it says became wrong.
+
+    The rule for money already received: a payment on the old invoice was made for this booking, so it
+    moves to the new invoice (same date, same method, "paid on <old number>"), up to the new invoice's
+    total. Where the totals match (the usual case: same course, same seats) the new invoice is paid in
+    full exactly as the old one was, and nothing is asked of the client. Where the new total is higher,
+    the client pays the difference (outstanding_cents, due on the usual terms from today). Where it is
+    lower, the new invoice is paid in full and the surplus (refund_cents) is owed back: the caller tells
+    the client and the consultant, who refunds it. An unpaid old invoice: the new one is due in full.
+    """
+    old = live_invoice(booking)
+    details = BusinessDetails.current()
+    if old is None or booking.price_total is None or not details.complete:
+        return None
+    _reverse, lines = current_lines(booking, details)
+    currency = (booking.session.course.currency or details.currency).upper()
+    if [line.as_json() for line in lines] == old.lines and currency == old.currency:
+        return None
+    note = credit_invoice(old, actor, reason=reason, now=now)
+    invoice = issue_invoice(booking, actor, now=now, carried_from=old)
+    refund = max(0, old.paid_cents - invoice.paid_cents)
+    AuditLog.record(actor, "invoice.reissue", invoice, number=invoice.number, replaces=old.number,
+                    credit_note=note.number, carried=money(invoice.paid_cents, invoice.currency),
+                    refund_due=money(refund, old.currency))
+    return Reissue(old, note, invoice, refund)
 
 
 def lock_invoice(invoice_id: int, *, begun: bool = False) -> Invoice:

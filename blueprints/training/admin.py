@@ -282,6 +282,17 @@ def booking_action(booking_id: int, action: str):
                 status=422 if request.method == "POST" and not valid else 200)
 
 
+@bp.post("/bookings/<int:booking_id>/invoice")
+def booking_invoice(booking_id: int):
+    """"Issue invoice now": the invoice a confirmed priced booking lacks, issued and emailed (operations.invoice_now)."""
+    booking = db.get_or_404(Booking, booking_id)
+    form = ActionForm()
+    if not form.validate_on_submit():
+        return _invalid_action(form, booking.session)
+    _act(operations.invoice_now, booking, f"Invoice issued and emailed to {booking.name}.")
+    return redirect(url_for("admin.session", session_id=booking.session_id, _anchor=f"booking-{booking_id}"), code=303)
+
+
 def _iso(value) -> str:
     return value.isoformat(timespec="seconds") if value else ""
 

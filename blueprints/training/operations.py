@@ -17,11 +17,18 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from blueprints.invoices.operations import credit_booking, issue_invoice, pdf_attachment
+from blueprints.invoices.operations import (
+    credit_booking,
+    issue_invoice,
+    live_invoice,
+    pdf_attachment,
+    reissue_for_change,
+)
+from blueprints.payments import stripe_api
 from blueprints.training.emails import invite, mail_client, mail_consultant, withdraw_held
 from blueprints.training.links import link_token
 from extensions import db
-from models import AuditLog, Booking, TrainingSession, stats, utcnow
+from models import AuditLog, Booking, BusinessDetails, TrainingSession, stats, utcnow
 from models.audit import ClientActor
 from models.bookings import BookingError, BookingStateError, NotEnoughSeats, SessionUnavailable
 from models.transactions import begin_write, locked
@@ -30,7 +37,7 @@ from web.stats import record_conversion
 __all__ = [
     "BookingError", "BookingStateError", "NotEnoughSeats", "SessionUnavailable", "BookingResult",
     "book_session", "confirm_booking", "decline_booking", "cancel_booking", "move_booking", "move_targets",
-    "confirm_attendance",
+    "confirm_attendance", "invoice_now", "reinvoice", "end_checkout",
 ]
 
 
@@ -147,15 +154,68 @@ def confirm_booking(booking: Booking, actor, message: str = "") -> Booking:
     return booking
 
 
+def invoice_now(booking: Booking, actor, message: str = "") -> Booking:
+    """Issue and email the invoice a confirmed priced booking lacks (confirmed before the business details were
+    filled in, or before the course had a price, or its invoice was credited as a correction)."""
+    booking = _lock_booking(booking)
+    if booking.status != Booking.CONFIRMED:
+        raise BookingStateError(f"This booking is {booking.status_label.lower()}; only a confirmed booking is invoiced.")
+    if booking.price_total is None:
+        raise BookingStateError("This course has no price, so there is nothing to invoice. Set its price first.")
+    if not BusinessDetails.current().complete:
+        raise BookingStateError("Fill in your business details (legal name, address, IBAN) before issuing an invoice.")
+    if (existing := live_invoice(booking)) is not None:
+        raise BookingStateError(f"This booking already has invoice {existing.number}; nothing was issued.")
+    invoice = issue_invoice(booking, actor)
+    mail_client("invoice_issued", booking, attachments=[pdf_attachment(invoice)], invoice=invoice)
+    audit(actor, "booking.invoice_now", booking, invoice=invoice.number)
+    db.session.flush()
+    return booking
+
+
+def reinvoice(booking: Booking, actor, *, what: str, reason: str) -> None:
+    """A confirmed booking's dates changed (`what` says how, to the client): if its invoice now names the wrong
+    ones, credit it and issue the right one (reissue_for_change states the rule for money already paid), and
+    send the client one email with both PDFs saying what to pay. Under the session's lock."""
+    if booking.status != Booking.CONFIRMED:
+        return
+    done = reissue_for_change(booking, actor, reason=reason)
+    if done is None:
+        return
+    context = dict(old=done.old, note=done.credit_note, invoice=done.invoice, refund_cents=done.refund_cents, what=what)
+    mail_client("invoice_reissued", booking, attachments=[pdf_attachment(done.credit_note), pdf_attachment(done.invoice)],
+                **context)
+    if done.refund_cents:
+        mail_consultant("invoice_refund_due", booking, **context)
+
+
+def when(session: TrainingSession) -> str:
+    start = session.local_starts_at
+    return f"{start.day} {start:%B %Y}"
+
+
 def _mail_confirmed(booking: Booking, invoice, **context) -> None:
     attachments = invite(booking) + ([pdf_attachment(invoice)] if invoice is not None else [])
     mail_client("booking_confirmed", booking, attachments=attachments, invoice=invoice, **context)
 
 
+def end_checkout(booking: Booking) -> None:
+    """A pending booking ends (declined, cancelled) while its Stripe Checkout may be open: close that page.
+
+    Its id stays on the booking, so a payment that was already under way is still recognised, and refunded
+    rather than confirming a dead booking (payments.operations._paid).
+    """
+    if booking.checkout_session_id and (booking.checkout_url or booking.hold_expires_at):
+        stripe_api.expire_after_commit(db.session(), booking.checkout_session_id)
+        booking.checkout_url = None
+        booking.hold_expires_at = None
+
+
 def decline_booking(booking: Booking, actor, message: str = "") -> Booking:
-    """pending -> declined; frees the seats for the waitlist."""
+    """pending -> declined; frees the seats for the waitlist (and closes an open card Checkout)."""
     booking = _lock_booking(booking)
     booking.decline()
+    end_checkout(booking)
     db.session.flush()
     mail_client("booking_declined", booking, message=message.strip())
     audit(actor, "booking.decline", booking, note=message.strip())
@@ -173,6 +233,7 @@ def cancel_booking(booking: Booking, actor=None, message: str = "") -> Booking:
     by_client = actor is None
     was_confirmed = booking.status == Booking.CONFIRMED
     booking.cancel(Booking.CLIENT if by_client else Booking.CONSULTANT)
+    end_checkout(booking)
     # A move notice still held in the outbox is moot now: the cancellation is the one email about it.
     withdraw_held(booking)
     booking.moved_from_session_id = booking.moved_from_status = None
@@ -242,6 +303,9 @@ def move_booking(booking: Booking, target_session_id: int, now: datetime | None 
         booking.ics_sequence += 1  # same UID, later SEQUENCE: the calendar entry moves
     db.session.flush()
     AuditLog.record(as_client(booking), "booking.move", booking, from_session=old_session.id, to_session=target.id)
+    # Its invoice names the old dates: credited, and the new dates invoiced (one email, not held: issued is issued).
+    reinvoice(booking, as_client(booking), what=f"Your booking moved to the session on {when(target)}",
+              reason="Booking moved to another session")
     # Freed seats go to the old session's waitlist first, so the consultant's email counts seats as they end up.
     promoted = promote_waitlist(old_session) if was_holding else []
     if booking.session_id == origin_id and booking.status == origin_status:

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from blueprints.invoices.operations import credit_booking, pdf_attachment
 from blueprints.training.emails import invite, mail_client
 from blueprints.training.links import booking_url
-from blueprints.training.operations import audit, lock_session, promote_waitlist
+from blueprints.training.operations import audit, end_checkout, lock_session, promote_waitlist, reinvoice, when
 from extensions import db
 from models import AuditLog, Booking, TrainingSession, utcnow
 from models.bookings import BookingError, BookingStateError, SessionEditRefused
@@ -49,6 +49,7 @@ def cancel_session(session: TrainingSession, actor, message: str = "") -> Traini
     for booking in bookings:
         was_confirmed = booking.status == Booking.CONFIRMED
         booking.cancel()
+        end_checkout(booking)
         attachments = None
         credit_note = None
         if was_confirmed:
@@ -88,6 +89,8 @@ def _move_in_time(session: TrainingSession, starts_at: datetime, ends_at: dateti
             attachments = invite(booking)
         mail_client("booking_rescheduled", booking, attachments=attachments,
                     old_starts_at=old_starts, old_ends_at=old_ends, message=message.strip())
+        reinvoice(booking, actor, what=f"The session you booked was rescheduled to {when(session)}",
+                  reason="Session rescheduled")
     audit(actor, "session.reschedule", session, starts_at=starts_at.isoformat(), ends_at=ends_at.isoformat(),
            was=old_starts.isoformat(), note=message.strip())
     db.session.flush()

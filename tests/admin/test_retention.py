@@ -82,7 +82,8 @@ def test_purge_takes_what_is_past_its_time_and_leaves_the_rest(runner, db_sessio
     ids = world(db_session)
     result = runner.invoke(args=["privacy", "purge"])
     assert result.exit_code == 0, result.output
-    assert "2 enquiries and 1 bookings anonymised, 2 rejected or spam comments deleted, 3 emails" in result.output
+    assert ("2 enquiries and 1 bookings anonymised, 2 rejected or spam comments deleted, 0 invoices and credit notes"
+            " past their retention deleted, 3 emails") in result.output
     rows = load(db_session, ids)
     for key in ("old_enquiry", "won_enquiry_over_six_years"):
         assert (rows[key].name, rows[key].email, rows[key].message) == (ERASED, ERASED_EMAIL, ERASED), key
@@ -104,10 +105,10 @@ def test_purge_takes_what_is_past_its_time_and_leaves_the_rest(runner, db_sessio
     assert rows["failure_15_days"] is None and rows["failure_13_days"] is not None
     entry = db_session.scalar(select(AuditLog).where(AuditLog.action == "privacy.purge"))
     assert entry is not None and entry.actor_id is None
-    assert entry.detail == {"enquiries": 2, "bookings": 1, "comments": 2, "outbox": 3, "login_failures": 1}
+    assert entry.detail == {"enquiries": 2, "bookings": 1, "comments": 2, "invoices": 0, "outbox": 3, "login_failures": 1}
     # Again: nothing left to purge, and no empty audit entry.
     again = runner.invoke(args=["privacy", "purge"])
-    assert "0 enquiries and 0 bookings anonymised, 0 rejected or spam comments deleted, 0 emails" in again.output
+    assert "0 enquiries and 0 bookings anonymised, 0 rejected or spam comments deleted, 0 invoices" in again.output
     assert len(db_session.scalars(select(AuditLog).where(AuditLog.action == "privacy.purge")).all()) == 1
 
 
