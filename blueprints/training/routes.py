@@ -7,6 +7,7 @@ from flask import Response, abort, current_app, flash, g, make_response, redirec
 from sqlalchemy import select
 
 from blueprints.enquiries.operations import REPLY_PROMISE, submit_enquiry
+from blueprints.invoices.operations import live_invoice
 from blueprints.payments.stripe_api import card_payments_on
 from blueprints.training import bp
 from blueprints.training import operations as ops
@@ -312,7 +313,8 @@ def booking_move(token: str):
                 return redirect(url_for("training.booking", token=_live_token(item, token)), code=303)
     status = 422 if error else 200
     return render_template("training/booking_move.html", booking=item, session=item.session, token=token,
-                           form=form, targets=targets, chosen=chosen, error=error), status
+                           form=form, targets=targets, chosen=chosen, error=error,
+                           invoice=live_invoice(item) if chosen else None), status
 
 
 @bp.get("/bookings/<token>/invoices/<int:invoice_id>.pdf")
