@@ -7,32 +7,17 @@ import json
 import time
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import func, select
 
 from blueprints.payments import operations as pay_ops
 from extensions import db
 from models import AuditLog, Booking, Invoice, OutboxMessage, StripeEvent, TrainingSession, utcnow
-from tests.invoices.helpers import business, pdf_text, priced_session
-from tests.payments.stripe_standin import SECRET_KEY, WEBHOOK_SECRET, serve, sign
+from tests.invoices.helpers import pdf_text, priced_session
+from tests.payments.stripe_standin import WEBHOOK_SECRET, sign
 from tests.training.helpers import run
 from web.spam import issue_form_token
 
 WEBHOOK = "/payments/stripe/webhook"
-
-
-@pytest.fixture
-def stripe_standin():
-    standin, server = serve()
-    yield standin
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-def app_config(stripe_standin):
-    return {"STRIPE_SECRET_KEY": SECRET_KEY, "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
-            "STRIPE_API_BASE": stripe_standin.url}
 
 
 def outbox(template: str) -> list[OutboxMessage]:
@@ -72,11 +57,6 @@ def deliver(client, event: dict, *, secret: str = WEBHOOK_SECRET, timestamp: int
 
 def checkout_id(booking_id: int) -> str:
     return db.session.get(Booking, booking_id).checkout_session_id
-
-
-@pytest.fixture
-def seller(app):
-    return business()
 
 
 def test_off_by_default(client, app, seller):
