@@ -59,7 +59,7 @@ def test_export_contains_the_person_and_nothing_else(app, admin_client, db_sessi
     assert response.mimetype == "application/json"
     assert "attachment" in response.headers["Content-Disposition"]
     data = json.loads(response.data)
-    assert set(data) == {"email", "exported_at", "enquiries", "bookings", "comments", "emails"}
+    assert set(data) == {"email", "exported_at", "enquiries", "bookings", "comments", "invoices", "emails"}
     assert [e["message"] for e in data["enquiries"]] == ["Jane's secret plan"]
     assert [m["body"] for m in data["enquiries"][0]["messages"]] == ["Jane prefers mornings"]
     assert [(b["seats"], b["notes"]) for b in data["bookings"]] == [(3, "Vegetarian lunch")]
