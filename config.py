@@ -130,6 +130,11 @@ class BaseConfig:
         self.ADMIN_SESSION_MAX_HOURS = env_float("ADMIN_SESSION_MAX_HOURS", 12)
         # Sign-in attempts per client address (the /64 for IPv6) on the login form.
         self.ADMIN_LOGIN_RATE_LIMIT = env("ADMIN_LOGIN_RATE_LIMIT") or "5/minute"
+        # Account security: how long an emailed password-reset link and an invitation to a new admin work,
+        # and how many reset requests one client network may send.
+        self.ADMIN_RESET_MINUTES = env_int("ADMIN_RESET_MINUTES", 30)
+        self.ADMIN_INVITE_HOURS = env_int("ADMIN_INVITE_HOURS", 72)
+        self.ADMIN_RESET_RATE_LIMIT = os.environ.get("ADMIN_RESET_RATE_LIMIT") or "5/hour"
         self.WTF_CSRF_TIME_LIMIT = None  # the session lifetime bounds the token
         self.PASSWORD_HASH_METHOD = "scrypt"  # noqa: S105  (a hashing method, not a password)
 

@@ -64,13 +64,21 @@ limiter = Limiter(key_func=client_address)
 
 @login_manager.user_loader
 def load_user(user_id: str):
-    """The id carries the user's session token, so rotating the token ends old sessions."""
-    from models import AdminUser  # models import `db` from here
+    """The id carries the user's session token, so rotating the token ends every session of the account;
+    the Flask session also names its own sign-in (models/account.py AdminSession), which can be ended alone."""
+    from flask import g, session
+
+    from models import AdminSession, AdminUser  # models import `db` from here
+    from models.account import SESSION_KEY
 
     pk, _, token = user_id.partition(":")
-    if not pk.isdigit() or not token:
+    if not pk.isdigit() or not token or len(pk) > 12:
         return None
     user = db.session.get(AdminUser, int(pk))
     if user is None or user.session_token != token:
         return None
+    row = AdminSession.find_live(user.id, session.get(SESSION_KEY))
+    if row is None:
+        return None
+    g.admin_session = row
     return user

@@ -1,5 +1,6 @@
 """Every model, re-exported so Alembic and the app see all tables."""
 from models import search  # noqa: F401  (its listeners add the search index to create_all)
+from models.account import AdminSession, AdminToken, RecoveryCode
 from models.audit import AuditLog
 from models.base import UTCDateTime, utcnow
 from models.content import Comment, Post, Service, Tag, post_tags
@@ -17,8 +18,8 @@ from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
-    "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "Redirect", "Service",
+    "AdminSession", "AdminToken", "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
+    "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "RecoveryCode", "Redirect", "Service",
     "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "StripeEvent", "Tag", "TrainingSession", "UsedFormStamp",
     "UTCDateTime", "post_tags", "utcnow",
 ]

@@ -35,7 +35,7 @@ PUBLIC = frozenset({Service.__table__, Post.__table__, Tag.__table__, post_tags,
                     Course.__table__, TrainingSession.__table__, Booking.__table__, Redirect.__table__,
                     MediaFile.__table__})
 # Never shown by a public page: a write to these leaves cached pages as they are.
-PRIVATE = frozenset({"admin_login_failures", "admin_users", "audit_log", "digest_runs", "enquiries", "enquiry_messages", "imported_items",
+PRIVATE = frozenset({"admin_login_failures", "admin_users", "admin_tokens", "admin_recovery_codes", "admin_sessions", "audit_log", "digest_runs", "enquiries", "enquiry_messages", "imported_items",
                      "outbox_messages", "used_form_stamps", "stats_salts", "stats_hits", "stats_counters", "stats_conversions",
                      "business_details", "invoice_counters", "invoices", "stripe_events"})
 # When a public page changes by itself: a scheduled post is published, a session starts.

@@ -30,6 +30,19 @@ class AdminUser(UserMixin, db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_hex(16))
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-factor sign-in (models/account.py): the authenticator's base32 secret once confirmed, a new one
+    # being set up (kept apart, so moving to a new phone leaves the old one working until the new one is
+    # confirmed), and the last 30-second step a code was accepted for (a code works once).
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_pending_secret: Mapped[str | None] = mapped_column(String(64))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    # Who added this account (None: the first, made with `flask admin create`).
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("admin_users.id", ondelete="SET NULL"))
+
+    @property
+    def two_factor_enabled(self) -> bool:
+        return bool(self.totp_secret and self.totp_enabled_at)
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=password_hash_method())
@@ -41,7 +54,15 @@ class AdminUser(UserMixin, db.Model):
         return f"{self.id}:{self.session_token}"
 
     def rotate_session_token(self) -> None:
+        """Ends every session of this account: the Flask-Login id carries the token, and the session rows go too."""
         self.session_token = secrets.token_hex(16)
+        from models.account import AdminSession  # the rows are the sessions list of the Account page
+
+        AdminSession.end_all(self)
+
+    def set_unusable_password(self) -> None:
+        """An invited admin has no password until they follow the emailed link."""
+        self.set_password(secrets.token_urlsafe(32))
 
     def record_login(self, now: datetime | None = None) -> None:
         self.last_login_at = now or utcnow()

@@ -305,6 +305,7 @@ def populate() -> dict[str, list[str]]:
     populate_invoices_extra()
     known = known_values()
     known["token"] = [BOOKING_TOKEN, PRICED_BOOKING_TOKEN]
+    populate_account(known)
     return known
 
 
@@ -353,3 +354,56 @@ def populate_invoices_extra() -> None:
         session.course.price = 250
         db.session.commit()
     make_booking(session, status=Booking.CONFIRMED, billing_address="Via Roma 1\nMilano")
+
+
+# The consultant's authenticator secret once populate_account() has turned two-factor sign-in on.
+ADMIN_TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+INVITE_TOKEN = "invite-" + "i" * 40
+
+
+def populate_account(known: dict[str, list[str]]) -> None:
+    """Two-factor sign-in on for the consultant, with a new app being set up (so the confirm, disable, recovery
+    codes and start-again forms all show), a second admin to remove, and that admin's invitation link (its
+    set-password form). Sign in with sign_in_admin(); pending_second_step() gives a client the code form."""
+    from datetime import timedelta
+
+    from extensions import db
+    from models import AdminToken, AdminUser, RecoveryCode, utcnow
+    from models.account import token_hash
+    from tests.conftest import ADMIN_EMAIL
+
+    owner = db.session.scalar(select(AdminUser).where(AdminUser.email == ADMIN_EMAIL))
+    if owner is None:
+        return
+    owner.totp_secret, owner.totp_enabled_at = ADMIN_TOTP_SECRET, utcnow()
+    owner.totp_pending_secret = "KRSXG5CTMVRXEZLUKRSXG5CTMVRXEZLU"
+    RecoveryCode.replace_all(owner)
+    second = AdminUser(email="second-admin@example.com", invited_by_id=owner.id)
+    second.set_unusable_password()
+    db.session.add(second)
+    db.session.flush()
+    db.session.add(AdminToken(user_id=second.id, purpose=AdminToken.INVITE, token_hash=token_hash(INVITE_TOKEN),
+                              expires_at=utcnow() + timedelta(days=3)))
+    db.session.commit()
+    known.setdefault("user_id", []).insert(0, str(second.id))
+    known["token"].append(INVITE_TOKEN)
+
+
+def sign_in_admin(client) -> None:
+    """Sign the consultant in, with the code step when two-factor sign-in is on."""
+    import pyotp
+
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    response = client.post("/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})
+    assert response.status_code in (302, 303), response.status_code
+    if response.headers["Location"].endswith("/admin/login/code"):
+        response = client.post("/admin/login/code", data={"code": pyotp.TOTP(ADMIN_TOTP_SECRET).now()})
+        assert response.status_code == 303 and not response.headers["Location"].endswith("/login"), "code refused"
+
+
+def pending_second_step(client) -> None:
+    """The password typed, the code still to come: the state in which the code form shows."""
+    from tests.conftest import ADMIN_EMAIL, ADMIN_PASSWORD
+
+    client.post("/admin/login", data={"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD})

@@ -6,7 +6,7 @@ this blueprint, so they share its guard, its rate limit and its `admin.*` endpoi
 """
 import time
 
-from flask import Blueprint, current_app, request, session
+from flask import Blueprint, current_app, g, request, session
 from flask_login import current_user, login_fresh, logout_user
 
 from extensions import db, login_manager
@@ -20,7 +20,7 @@ MAX_PAGE = 100_000
 SIGNED_IN_AT = "signed_in_at"
 
 # Endpoints anyone may reach; every other /admin endpoint requires a signed-in consultant.
-PUBLIC_ENDPOINTS = {"admin.login"}
+PUBLIC_ENDPOINTS = {"admin.login", "admin.login_code", "admin.password_forgot", "admin.password_reset"}
 
 
 @bp.before_request
@@ -42,6 +42,9 @@ def require_login():
         logout_user()
         session.clear()
         return login_manager.unauthorized()
+    row = g.get("admin_session")  # set by the user loader: this sign-in's row (models/account.py)
+    if row is not None and row.touch():
+        db.session.commit()  # "last seen" on the Account page, written at most once a minute
     return None
 
 
@@ -61,7 +64,7 @@ def paginate(query, per_page: int):
 
 
 # The admin shell's own screens, then each feature's admin screens, which live with the feature.
-from blueprints.admin import exports, outbox, privacy, routes, search, stats  # noqa: E402,F401
+from blueprints.admin import account, exports, outbox, privacy, routes, search, stats  # noqa: E402,F401
 from blueprints.blog import admin as blog_admin  # noqa: E402,F401
 from blueprints.blog.wordpress import admin as wordpress_admin  # noqa: E402,F401
 from blueprints.enquiries import admin as enquiries_admin  # noqa: E402,F401

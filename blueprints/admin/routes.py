@@ -1,13 +1,12 @@
 """Sign in, sign out, the dashboard, the content overview and the audit log."""
 from __future__ import annotations
 
-import time
-
 from flask import current_app, flash, has_request_context, redirect, render_template, request, session, url_for
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user, logout_user
 from sqlalchemy import func, select
 
-from blueprints.admin import SIGNED_IN_AT, bp, paginate
+from blueprints.admin import account_operations as account_ops
+from blueprints.admin import bp, paginate
 from blueprints.admin.forms import LoginForm, LogoutForm
 from blueprints.admin.operations import authenticate, failed_logins, is_safe_next
 from extensions import db, limiter
@@ -57,15 +56,16 @@ def login():
             flash(LOGIN_FAILED, "error")
             return render_template("admin/login.html", form=form), 200
         target = form.next.data if is_safe_next(form.next.data) else url_for("admin.dashboard")
-        # A fresh session at sign-in, so an identifier planted before login is worthless.
-        session.clear()
-        login_user(user)
-        session.permanent = True  # expires after SESSION_IDLE_MINUTES without a request
-        session[SIGNED_IN_AT] = int(time.time())  # and ADMIN_SESSION_MAX_HOURS after this, however busy
-        AuditLog.record(user, "admin.login")
+        if user.two_factor_enabled:
+            # Not signed in yet: the code from the authenticator comes next (blueprints/admin/account.py).
+            account_ops.begin_second_step(user, target)
+            db.session.commit()
+            return redirect(url_for("admin.login_code"), code=303)
+        account_ops.complete_sign_in(user)
         db.session.commit()
         return redirect(target, code=303)
-    return render_template("admin/login.html", form=form, signed_out=request.args.get("signed_out") == "1")
+    return render_template("admin/login.html", form=form, signed_out=request.args.get("signed_out") == "1",
+                           password_set=request.args.get("password_set") == "1")
 
 
 @bp.post("/logout")
