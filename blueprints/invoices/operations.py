@@ -10,20 +10,19 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import select
 
 from blueprints.invoices.pdf import render_pdf
 from extensions import db
 from mail.compose import Attachment, queue_email
-from models import AuditLog, Booking, utcnow
+from models import AuditLog, Booking, site_settings, utcnow
 from models.invoices import BusinessDetails, Invoice, InvoiceCounter, Line, format_number, money, totals
 from models.transactions import NotAllowed, begin_write, locked
 
 
 def local_today(now: datetime | None = None) -> date:
     """Today in the consultant's zone (SITE_TIMEZONE): the date printed on what is issued now."""
-    return (now or utcnow()).astimezone(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
+    return (now or utcnow()).astimezone(ZoneInfo(site_settings.current().timezone)).date()
 
 
 def pdf_attachment(invoice: Invoice) -> Attachment:
@@ -146,8 +145,8 @@ def credit_invoice_by_admin(invoice_id: int, actor, reason: str) -> Invoice:
     note = credit_invoice(invoice, actor, reason=reason)
     if invoice.buyer_email:
         queue_email("invoice_credit_note", to=invoice.buyer_email, to_name=invoice.buyer_name,
-                    reply_to=current_app.config["CONSULTANT_EMAIL"],
-                    reply_to_name=current_app.config["CONSULTANT_NAME"], related=f"invoice:{invoice.id}",
+                    reply_to=site_settings.current().consultant_email,
+                    reply_to_name=site_settings.current().consultant_name, related=f"invoice:{invoice.id}",
                     attachments=[pdf_attachment(note)], invoice=invoice, note=note)
     return note
 
@@ -177,8 +176,8 @@ def send_reminders(today: date | None = None) -> int:
             continue
         invoice.reminder_sent_at = utcnow()
         queue_email("invoice_reminder", to=invoice.buyer_email, to_name=invoice.buyer_name,
-                    reply_to=current_app.config["CONSULTANT_EMAIL"],
-                    reply_to_name=current_app.config["CONSULTANT_NAME"], related=f"invoice:{invoice.id}",
+                    reply_to=site_settings.current().consultant_email,
+                    reply_to_name=site_settings.current().consultant_name, related=f"invoice:{invoice.id}",
                     attachments=[pdf_attachment(invoice)], invoice=invoice, days_late=(today - invoice.due_on).days)
         AuditLog.record(None, "invoice.reminder", invoice, number=invoice.number)
         count += 1
