@@ -153,16 +153,17 @@ class SettingsCache:
         self._stale = True
 
     def counter(self) -> int:
-        """The content version now: the page cache's when there is one (so a page and the settings it shows agree)."""
-        page_cache = self.app.extensions.get("page_cache")
-        if page_cache is not None:
-            return page_cache.version().counter
+        """The content version now, read through the request's own session (a second connection would wait for
+        the write lock a POST's session holds on SQLite), and never older than the version the page cache in
+        front last read: a page it keeps under that version shows the settings of that version or later."""
         now = time.monotonic()
         if self._stale or now - self._checked >= self.check_every:
             self._stale = False  # before the read: a commit during it marks it stale again
             self._counter = _read_counter()
             self._checked = now
-        return self._counter
+        page_cache = self.app.extensions.get("page_cache")
+        seen = page_cache.seen if page_cache is not None else None
+        return max(self._counter, seen.counter) if seen is not None else self._counter
 
     def get(self) -> Site:
         from sqlalchemy.exc import SQLAlchemyError
