@@ -84,7 +84,7 @@ def test_settings_are_saved_and_every_page_shows_them(admin_page, browser, live_
     check_page(page, axe, vnu, "form", width)
     page.get_by_label("Site name").fill(SITE_NAME)
     heading = f"{HEADING} ({width})"  # each screen width saves a change of its own
-    page.get_by_label("Heading").fill(heading)
+    page.get_by_label("Heading", exact=True).fill(heading)
     page.get_by_label("Footer text").fill(FOOTER)
     page.get_by_label("Second button: label").fill("Kalender")
     page.get_by_label("Second button: address").fill("/training")
