@@ -6,6 +6,8 @@ import time
 import click
 from flask import current_app
 
+from models import site_settings
+
 
 @click.group("stats")
 def stats_group() -> None:
@@ -31,7 +33,7 @@ def stats_rollup() -> None:
         from datetime import datetime
         from zoneinfo import ZoneInfo
 
-        today = datetime.now(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
+        today = datetime.now(ZoneInfo(site_settings.current().timezone)).date()
     begin_write()
     counts = stats.rollup(db.session, today, int(current_app.config["STATS_KEEP_DAYS"]))
     AuditLog.record(None, "stats.rollup", None, **counts)  # raw hits and salts deleted: on the record

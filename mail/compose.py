@@ -21,7 +21,7 @@ from sqlalchemy import select, text
 from extensions import db
 from mail.addresses import ascii_domain
 from mail.message import clean_text
-from models import OutboxMessage
+from models import OutboxMessage, site_settings
 from models.base import utcnow
 
 log = logging.getLogger("portico.mailer")
@@ -76,9 +76,10 @@ def queue_email(
     the per-recipient cap. `thread` (from thread_for) makes it a reply within that thread.
     """
     context.setdefault("site_url", current_app.config["SITE_URL"])
-    context.setdefault("site_name", current_app.config["SITE_NAME"])
-    context.setdefault("consultant_name", current_app.config["CONSULTANT_NAME"])
-    context.setdefault("consultant_email", current_app.config["CONSULTANT_EMAIL"])
+    site = site_settings.current()
+    context.setdefault("site_name", site.site_name)
+    context.setdefault("consultant_name", site.consultant_name)
+    context.setdefault("consultant_email", site.consultant_email)
     subject = render_template(f"email/{template}.subject.txt", **context)
     message = OutboxMessage(
         message_id=new_message_id(),

@@ -13,13 +13,14 @@ from models.invoices import BusinessDetails, Invoice, InvoiceCounter, StripeEven
 from models.media import MediaFile
 from models.outbox import OutboxMessage
 from models.redirects import Redirect
+from models.site_settings import SiteSettings
 from models.stats import StatsConversion, StatsCounter, StatsHit, StatsSalt
 from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
     "AdminSession", "AdminToken", "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
-    "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "RecoveryCode", "Redirect", "Service",
+    "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "RecoveryCode", "Redirect", "Service", "SiteSettings",
     "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "StripeEvent", "Tag", "TrainingSession", "UsedFormStamp",
     "UTCDateTime", "post_tags", "utcnow",
 ]

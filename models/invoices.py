@@ -13,7 +13,6 @@ from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-from flask import current_app
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -45,7 +44,9 @@ DEFAULT_REVERSE_CHARGE_NOTE = ("Reverse charge: VAT to be accounted for by the r
 def local_today(now: datetime | None = None) -> date:
     """Today in the consultant's zone (SITE_TIMEZONE), not UTC's: the date an invoice is issued on and judged
     overdue by. (At 00:30 in Auckland it is still yesterday in UTC; at 20:00 in Los Angeles, already tomorrow.)"""
-    return (now or utcnow()).astimezone(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
+    from models import site_settings  # the consultant's zone is a site setting (stored, editable)
+
+    return (now or utcnow()).astimezone(ZoneInfo(site_settings.current().timezone)).date()
 
 
 class InvoiceImmutable(RuntimeError):

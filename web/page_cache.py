@@ -90,6 +90,11 @@ class PageCache:
         """This process committed a change: read the version again before serving from the cache."""
         self._stale = True
 
+    @property
+    def seen(self) -> Version | None:
+        """The version last read, without reading (models/site_settings.py keeps up with it)."""
+        return self._version
+
     def version(self) -> Version:
         now = time.monotonic()
         current = self._version

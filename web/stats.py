@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session
 from werkzeug.http import parse_list_header
 
 from extensions import client_network, db
+from models import site_settings
 from models import stats as model
 from models.stats import PATH_LENGTH, TEXT_LENGTH, StatsConversion, StatsSalt
 from models.transactions import WRITE
@@ -401,7 +402,8 @@ def init_app(app: Flask) -> Recorder | None:
         return None
     with app.app_context():
         engine = db.engine
-    recorder = Recorder(engine, zone=app.config["SITE_TIMEZONE"], site=app.config["SITE_HOST"],
+    # The day boundaries are fixed for the process's lifetime: a zone changed at /admin/settings counts from a restart.
+    recorder = Recorder(engine, zone=site_settings.startup(app).timezone, site=app.config["SITE_HOST"],
                         proxies=int(app.config.get("PROXY_COUNT") or 0),
                         flush_seconds=float(app.config["STATS_FLUSH_SECONDS"]), batch=int(app.config["STATS_BATCH"]),
                         keep_days=int(app.config["STATS_KEEP_DAYS"]))

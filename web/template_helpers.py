@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from models import site_settings
+
 
 def in_zone(value: datetime, zone: str) -> datetime:
     return value.astimezone(ZoneInfo(zone))
@@ -59,9 +61,13 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def site_context():
+        # `site`: the settings edited at /admin/settings (models/site_settings.py). The three short names are
+        # the same values, kept for the templates that use them.
+        site = site_settings.current()
         return {
-            "site_name": app.config["SITE_NAME"],
-            "consultant_name": app.config["CONSULTANT_NAME"],
-            "consultant_email": app.config["CONSULTANT_EMAIL"],
+            "site": site,
+            "site_name": site.site_name,
+            "consultant_name": site.consultant_name,
+            "consultant_email": site.consultant_email,
             "site_url": app.config["SITE_URL"],
         }

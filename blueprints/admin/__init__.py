@@ -1,6 +1,6 @@
 """The admin area: one blueprint under /admin, one sign-in guard for all of it.
 
-The shell (sign-in, dashboard, content overview, audit log, outbox, privacy) lives here; each
+The shell (sign-in, dashboard, content overview, audit log, outbox, privacy, site settings) lives here; each
 feature's admin screens live with the feature (blueprints/<feature>/admin.py) and register on
 this blueprint, so they share its guard, its rate limit and its `admin.*` endpoint names.
 """
@@ -64,7 +64,7 @@ def paginate(query, per_page: int):
 
 
 # The admin shell's own screens, then each feature's admin screens, which live with the feature.
-from blueprints.admin import account, exports, outbox, privacy, routes, search, stats  # noqa: E402,F401
+from blueprints.admin import account, exports, outbox, privacy, routes, search, settings, stats  # noqa: E402,F401
 from blueprints.blog import admin as blog_admin  # noqa: E402,F401
 from blueprints.blog.wordpress import admin as wordpress_admin  # noqa: E402,F401
 from blueprints.enquiries import admin as enquiries_admin  # noqa: E402,F401

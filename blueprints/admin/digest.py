@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from extensions import db
 from mail.compose import queue_email
-from models import AuditLog, Booking, DigestRun, Enquiry, OutboxMessage, TrainingSession, utcnow
+from models import AuditLog, Booking, DigestRun, Enquiry, OutboxMessage, TrainingSession, site_settings, utcnow
 from models.outbox import failure_reason
 from web.template_helpers import format_date, format_datetime
 
@@ -175,12 +175,12 @@ class Outcome:
             return f"The digest for {self.day:%-d %B %Y} was already sent; nothing sent."
         if self.status == "too_early":
             hour = current_app.config["DIGEST_HOUR"]
-            return f"Too early: the digest goes from {hour:02d}:00 ({current_app.config['SITE_TIMEZONE']}); nothing sent."
+            return f"Too early: the digest goes from {hour:02d}:00 ({site_settings.current().timezone}); nothing sent."
         return f"Nothing to report for {self.day:%-d %B %Y}; no digest sent."
 
 
 def window(now: datetime) -> Window:
-    zone = current_app.config["SITE_TIMEZONE"]
+    zone = site_settings.current().timezone
     day = now.astimezone(ZoneInfo(zone)).date()
     last = db.session.scalar(select(DigestRun.covered_until).order_by(DigestRun.covered_until.desc()).limit(1))
     return Window(day, last or now - FIRST_LOOK_BACK, now, zone)
@@ -197,7 +197,7 @@ def send_digest(now: datetime | None = None, *, any_hour: bool = False) -> Outco
     any number of times, also at once.
     """
     now = now or utcnow()
-    zone = current_app.config["SITE_TIMEZONE"]
+    zone = site_settings.current().timezone
     local = now.astimezone(ZoneInfo(zone))
     if not any_hour and local.hour < current_app.config["DIGEST_HOUR"]:
         return Outcome("too_early", local.date())
@@ -209,9 +209,9 @@ def send_digest(now: datetime | None = None, *, any_hour: bool = False) -> Outco
     if not sections:
         db.session.rollback()
         return Outcome("nothing", w.day)
-    recipient = current_app.config["CONSULTANT_EMAIL"]
+    recipient = site_settings.current().consultant_email
     total = sum(s.total for s in sections)
-    message = queue_email("daily_digest", to=recipient, to_name=current_app.config["CONSULTANT_NAME"],
+    message = queue_email("daily_digest", to=recipient, to_name=site_settings.current().consultant_name,
                           related=f"digest:{w.day.isoformat()}", automatic=False, sections=sections, window=w,
                           total=total, day_label=f"{w.day:%A} {w.day.day} {w.day:%B %Y}")
     db.session.flush()

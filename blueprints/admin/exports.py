@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, render_template, request
+from flask import render_template, request
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -18,7 +18,7 @@ from wtforms.validators import Optional, ValidationError
 from blueprints.admin import bp
 from blueprints.csv_export import csv_response
 from extensions import db
-from models import Booking, Enquiry, TrainingSession, utcnow
+from models import Booking, Enquiry, TrainingSession, site_settings, utcnow
 
 ENQUIRY_COLUMNS = ("id", "received_at", "kind", "status", "name", "email", "company", "topic", "message",
                    "course", "preferred_dates", "attendees", "format", "spam_reason", "consent_at")
@@ -63,7 +63,7 @@ class ExportForm(FlaskForm):
 
 
 def _zone() -> str:
-    return current_app.config["SITE_TIMEZONE"]
+    return site_settings.current().timezone
 
 
 def _local(value: datetime | None, zone: str) -> str:

@@ -1,4 +1,4 @@
-"""Admin workflows that belong to no feature: sign-in checks and privacy requests.
+"""Admin workflows that belong to no feature: sign-in checks, privacy requests and the site settings.
 
 Routes stay thin and call these; each adds its audit entry in the same transaction
 as the change it describes. Functions here never commit unless they say so.
@@ -10,7 +10,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, inspect, or_, select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -24,8 +24,11 @@ from models import (
     Invoice,
     LoginFailure,
     OutboxMessage,
+    SiteSettings,
+    site_settings,
     utcnow,
 )
+from models.transactions import begin_write
 from models.users import client_network, password_hash_method
 
 # --- sign-in -------------------------------------------------------------------------------
@@ -245,3 +248,22 @@ def erase_person(email: str, actor: AdminUser) -> dict[str, int]:
                     invoices_kept=len(found["invoices"]))
     counts["invoices_kept"] = len(found["invoices"])
     return counts
+
+
+# --- site settings -------------------------------------------------------------------------
+
+def save_site_settings(actor: AdminUser, values: dict) -> list[str]:
+    """Store the settings (the row is made from the defaults the first time); audited with the fields that changed."""
+    begin_write()
+    row = db.session.get(SiteSettings, site_settings.ROW_ID)
+    if row is None:
+        row = SiteSettings(id=site_settings.ROW_ID, **site_settings.defaults())
+        db.session.add(row)
+    before = site_settings.snapshot({name: getattr(row, name) for name in site_settings.FIELDS}).as_fields()
+    changed = sorted(name for name in site_settings.FIELDS if name in values and values[name] != before[name])
+    for name in changed:
+        setattr(row, name, values[name])
+    if changed or inspect(row).pending:
+        db.session.flush()
+        AuditLog.record(actor, "settings.site", row, changed=changed)
+    return changed

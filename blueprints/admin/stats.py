@@ -10,7 +10,7 @@ from flask import current_app, render_template, request
 from blueprints.admin import bp
 from blueprints.csv_export import csv_response
 from extensions import db
-from models import stats
+from models import site_settings, stats
 from web.stats import Recorder
 
 PERIODS = (7, 30, 365)
@@ -33,7 +33,13 @@ def site_today() -> date:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    return datetime.now(ZoneInfo(current_app.config["SITE_TIMEZONE"])).date()
+    return datetime.now(ZoneInfo(site_settings.current().timezone)).date()
+
+
+def stats_zone() -> str:
+    """The zone the statistics' days are counted in: the one this process's recorder started with."""
+    recorder: Recorder | None = current_app.extensions.get("stats")
+    return recorder.zone.key if recorder is not None else site_settings.current().timezone
 
 
 def load(days: int) -> stats.Report:
@@ -95,7 +101,7 @@ def stats_page():
     report = load(days)
     return render_template("admin/stats.html", report=report, days=days, periods=PERIODS, top=TOP,
                            daily=daily_chart(report), pages_chart=pages_chart(report),
-                           reasons=stats.FILTER_REASONS, kinds=stats.CONVERSION_KINDS)
+                           reasons=stats.FILTER_REASONS, kinds=stats.CONVERSION_KINDS, stats_zone=stats_zone())
 
 
 CSV_COLUMNS = ["Date", "What", "Item", "To", "Views", "Visitors", "Enquiries", "Bookings", "Paid invoices"]

@@ -1,7 +1,7 @@
 """The blog's admin screens: the post editor (draft, schedule, preview, publish) and comment moderation."""
 from __future__ import annotations
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from blueprints.admin import bp, paginate
@@ -9,7 +9,7 @@ from blueprints.blog import operations as ops
 from blueprints.blog.forms import ModerationForm, PostActionForm, PostForm
 from blueprints.blog.routes import render_post
 from extensions import db
-from models import AuditLog, Comment, Post, utcnow
+from models import AuditLog, Comment, Post, site_settings, utcnow
 from models.base import slug_taken
 from models.transactions import NotAllowed
 
@@ -51,7 +51,7 @@ def moderate_comment(comment_id: int, action: str):
 @bp.route("/posts/<int:post_id>", methods=["GET", "POST"], endpoint="post_edit")
 def post_edit(post_id: int | None = None):
     post = db.get_or_404(Post, post_id) if post_id is not None else None
-    form = PostForm(post=post, zone=current_app.config["SITE_TIMEZONE"])
+    form = PostForm(post=post, zone=site_settings.current().timezone)
     preview = None
     if form.is_submitted() and not form.slug.data and form.title.data:
         form.slug.data = ops.propose_slug(form.title.data, post_id)  # shown in the field, so the consultant sees it

@@ -6,11 +6,10 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from flask import current_app
 from sqlalchemy import func, select
 
 from extensions import db
-from models import AuditLog, Comment, Course, Post, Tag, post_tags
+from models import AuditLog, Comment, Course, Post, Tag, post_tags, site_settings
 from models.base import slug_taken, utcnow
 
 PER_PAGE = 10
@@ -149,8 +148,8 @@ def submit_comment(post: Post, *, name: str, email: str, body: str, spam_reason:
     if spam_reason is None:
         db.session.flush()  # the id, for the message's `related`
         queue_email(
-            "comment_notification", to=current_app.config["CONSULTANT_EMAIL"],
-            to_name=current_app.config["CONSULTANT_NAME"], reply_to=email, reply_to_name=name,
+            "comment_notification", to=site_settings.current().consultant_email,
+            to_name=site_settings.current().consultant_name, reply_to=email, reply_to_name=name,
             related=f"comment:{comment.id}", comment=comment, post=post,
         )
     return comment

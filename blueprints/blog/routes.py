@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import re
 
-from flask import Response, abort, current_app, render_template, request, url_for
+from flask import Response, abort, render_template, request, url_for
 
 from blueprints.blog import bp
 from blueprints.blog import operations as ops
 from blueprints.blog.forms import CommentForm
 from extensions import limiter
+from models import site_settings
 from models.base import utcnow
 from web import spam
 
@@ -86,7 +87,7 @@ def render_post(item, form: CommentForm | None = None, *, preview: bool = False)
 def _structured_data(post) -> dict:
     """schema.org BlogPosting for search engines (rendered with |tojson, so it is safely escaped)."""
     url = url_for("blog.post", slug=post.slug, _external=True)
-    author = {"@type": "Person", "name": current_app.config["CONSULTANT_NAME"], "url": url_for("site.home", _external=True)}
+    author = {"@type": "Person", "name": site_settings.current().consultant_name, "url": url_for("site.home", _external=True)}
     publisher = author
     if post.author_name and post.author_name != author["name"]:  # an imported post by someone else
         author = {"@type": "Person", "name": post.author_name}

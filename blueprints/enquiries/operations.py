@@ -4,12 +4,12 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy import select
 
 from extensions import db
 from mail.compose import queue_email, thread_for
-from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, TrainingSession, stats
+from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, TrainingSession, site_settings, stats
 from models.base import utcnow
 from models.enquiries import FIXED_TOPICS
 from models.transactions import NotAllowed, begin_write
@@ -72,7 +72,7 @@ def submit_enquiry(
 
 
 def queue_enquiry_emails(enquiry: Enquiry) -> None:
-    config = current_app.config
+    site = site_settings.current()
     context = {
         "enquiry": enquiry,
         "topic_title": enquiry.topic_label,
@@ -81,12 +81,12 @@ def queue_enquiry_emails(enquiry: Enquiry) -> None:
     }
     related = f"enquiry:{enquiry.id}"
     queue_email(
-        "enquiry_notification", to=config["CONSULTANT_EMAIL"], to_name=config["CONSULTANT_NAME"],
+        "enquiry_notification", to=site.consultant_email, to_name=site.consultant_name,
         reply_to=enquiry.email, reply_to_name=enquiry.name, related=related, **context,
     )
     queue_email(
         "enquiry_acknowledgement", to=enquiry.email, to_name=enquiry.name,
-        reply_to=config["CONSULTANT_EMAIL"], reply_to_name=config["CONSULTANT_NAME"], related=related, **context,
+        reply_to=site.consultant_email, reply_to_name=site.consultant_name, related=related, **context,
     )
 
 
@@ -111,14 +111,14 @@ def set_status(enquiry: Enquiry, actor: AdminUser, status: str) -> None:
 
 def reply(enquiry: Enquiry, actor: AdminUser, subject: str, body: str) -> EnquiryMessage:
     """Queue the consultant's reply (Reply-To the consultant, the client's message quoted) and keep it in the thread."""
-    config = current_app.config
+    site = site_settings.current()
     message = queue_email(
         "enquiry_reply",
         thread=thread_for(f"enquiry:{enquiry.id}", enquiry.email),  # threads with what the client already has
         to=enquiry.email,
         to_name=enquiry.name,
-        reply_to=config["CONSULTANT_EMAIL"],
-        reply_to_name=config["CONSULTANT_NAME"],
+        reply_to=site.consultant_email,
+        reply_to_name=site.consultant_name,
         related=f"enquiry:{enquiry.id}",
         enquiry=enquiry,
         subject=subject,
@@ -140,7 +140,7 @@ def default_reply_subject(enquiry: Enquiry) -> str:
         title = enquiry.course.title if enquiry.course else "training"
         fallback = f"Private {title} request"
     else:
-        fallback = f"Your enquiry to {current_app.config['CONSULTANT_NAME']}"
+        fallback = f"Your enquiry to {site_settings.current().consultant_name}"
     return thread_for(f"enquiry:{enquiry.id}", enquiry.email).reply_subject(fallback)
 
 

@@ -10,13 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import select
 
 from blueprints.invoices.pdf import render_pdf
 from extensions import db
 from mail.compose import Attachment, queue_email
-from models import AuditLog, Booking, utcnow
+from models import AuditLog, Booking, site_settings, utcnow
 from models.invoices import (
     BusinessDetails,
     Invoice,
@@ -205,8 +204,8 @@ def credit_invoice_by_admin(invoice_id: int, actor, reason: str) -> Invoice:
     note = credit_invoice(invoice, actor, reason=reason)
     if invoice.buyer_email:
         queue_email("invoice_credit_note", to=invoice.buyer_email, to_name=invoice.buyer_name,
-                    reply_to=current_app.config["CONSULTANT_EMAIL"],
-                    reply_to_name=current_app.config["CONSULTANT_NAME"], related=f"invoice:{invoice.id}",
+                    reply_to=site_settings.current().consultant_email,
+                    reply_to_name=site_settings.current().consultant_name, related=f"invoice:{invoice.id}",
                     attachments=[pdf_attachment(note)], invoice=invoice, note=note)
     return note
 
@@ -236,8 +235,8 @@ def send_reminders(today: date | None = None) -> int:
             continue
         invoice.reminder_sent_at = utcnow()
         queue_email("invoice_reminder", to=invoice.buyer_email, to_name=invoice.buyer_name,
-                    reply_to=current_app.config["CONSULTANT_EMAIL"],
-                    reply_to_name=current_app.config["CONSULTANT_NAME"], related=f"invoice:{invoice.id}",
+                    reply_to=site_settings.current().consultant_email,
+                    reply_to_name=site_settings.current().consultant_name, related=f"invoice:{invoice.id}",
                     attachments=[pdf_attachment(invoice)], invoice=invoice, days_late=(today - invoice.due_on).days)
         AuditLog.record(None, "invoice.reminder", invoice, number=invoice.number)
         count += 1

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -18,7 +18,7 @@ from blueprints.training import month, operations, schedule
 from blueprints.training.activity import client_activity
 from blueprints.training.forms import CourseForm, SessionForm
 from extensions import db
-from models import AuditLog, Booking, Course, TrainingSession, utcnow
+from models import AuditLog, Booking, Course, TrainingSession, site_settings, utcnow
 from models.base import slug_taken
 from models.bookings import SessionEditRefused
 from models.transactions import NotAllowed
@@ -344,7 +344,7 @@ def course_edit(course_id: int | None = None):
 @bp.get("/calendar")
 def calendar():
     """Sessions in a month grid, in the consultant's time zone."""
-    zone = current_app.config["SITE_TIMEZONE"]
+    zone = site_settings.current().timezone
     today = utcnow().astimezone(ZoneInfo(zone)).date()
     first = month.parse_month(request.args.get("month"), today)
     if first is None:

@@ -15,7 +15,7 @@ from blueprints.training.ics import invite_attachment
 from blueprints.training.links import admin_booking_url, booking_url, course_url
 from extensions import db
 from mail.compose import queue_email
-from models import Booking, OutboxMessage, utcnow
+from models import Booking, OutboxMessage, site_settings, utcnow
 
 # The self-service notices that a later change to the same booking supersedes while they are still held.
 HELD_TEMPLATES = ("booking_moved", "booking_client_changed")
@@ -25,7 +25,7 @@ def mail_client(template: str, booking: Booking, *, attachments=None, hold: bool
     session = booking.session
     message = queue_email(
         template, to=booking.email, to_name=booking.name,
-        reply_to=current_app.config["CONSULTANT_EMAIL"], reply_to_name=current_app.config["CONSULTANT_NAME"],
+        reply_to=site_settings.current().consultant_email, reply_to_name=site_settings.current().consultant_name,
         related=f"booking:{booking.id}", attachments=attachments, has_invite=bool(attachments),
         booking=booking, session=session, course=session.course, link=booking_url(booking),
         course_url=course_url(session), **context,
@@ -37,7 +37,7 @@ def mail_client(template: str, booking: Booking, *, attachments=None, hold: bool
 def mail_consultant(template: str, booking: Booking, *, hold: bool = False, **context) -> None:
     session = booking.session
     message = queue_email(
-        template, to=current_app.config["CONSULTANT_EMAIL"], to_name=current_app.config["CONSULTANT_NAME"],
+        template, to=site_settings.current().consultant_email, to_name=site_settings.current().consultant_name,
         reply_to=booking.email, reply_to_name=booking.name, related=f"booking:{booking.id}",
         booking=booking, session=session, course=session.course, admin_url=admin_booking_url(booking),
         seats_left=session.seats_left, **context,

@@ -14,7 +14,7 @@ from icalendar import Calendar, Event, vCalAddress, vText
 
 from blueprints.training.links import book_url, course_url
 from mail.compose import Attachment
-from models import Booking, TrainingSession, utcnow
+from models import Booking, TrainingSession, site_settings, utcnow
 from web.template_helpers import format_datetime
 
 PRODID = "-//Portico//Training sessions//EN"
@@ -52,8 +52,8 @@ def _session_event(session: TrainingSession, uid: str, sequence: int, now: datet
 
 
 def _organizer() -> vCalAddress:
-    organizer = vCalAddress(f"mailto:{current_app.config['CONSULTANT_EMAIL']}")
-    organizer.params["cn"] = vText(current_app.config["CONSULTANT_NAME"])
+    organizer = vCalAddress(f"mailto:{site_settings.current().consultant_email}")
+    organizer.params["cn"] = vText(site_settings.current().consultant_name)
     return organizer
 
 
@@ -96,7 +96,7 @@ def sessions_feed(sessions: list[TrainingSession], now: datetime | None = None) 
     """The public calendar of upcoming sessions (METHOD:PUBLISH, one stable UID per session)."""
     now = now or utcnow()
     cal = _calendar("PUBLISH")
-    cal.add("x-wr-calname", f"{current_app.config['SITE_NAME']} training sessions")
+    cal.add("x-wr-calname", f"{site_settings.current().site_name} training sessions")
     for session in sessions:
         event = _session_event(session, session_uid(session), session.sequence, now)
         event.add("status", "CONFIRMED")

@@ -21,9 +21,11 @@ def seed_all(*, demo: bool = False) -> dict[str, int]:
     from cli.seeding.courses import seed_courses
     from cli.seeding.posts import seed_posts
     from cli.seeding.services import seed_services
+    from cli.seeding.site_settings import seed_site_settings
     from extensions import db
 
-    added = {"services": seed_services(), "courses": seed_courses(), "posts": seed_posts()}
+    added = {"services": seed_services(), "courses": seed_courses(), "posts": seed_posts(),
+             "site settings": seed_site_settings()}
     if demo:
         from cli.seeding.demo import seed_demo_sessions
 

@@ -60,7 +60,11 @@ def test_publish_times_are_entered_and_shown_in_the_consultants_zone(admin_clien
 
 
 def test_the_zone_is_a_setting(app, admin_client, db_session):
-    app.config["SITE_TIMEZONE"] = "America/Sao_Paulo"
+    from models import SiteSettings, site_settings
+
+    # The site settings' zone (/admin/settings), which SITE_TIMEZONE only seeds.
+    db_session.add(SiteSettings(**{**site_settings.defaults(), "timezone": "America/Sao_Paulo"}))
+    db_session.commit()
     admin_client.post("/admin/posts/new", data={**BASE, "status": "published", "published_at": "2026-07-01T09:00"})
     assert saved(db_session).published_at == datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 

@@ -24,7 +24,7 @@ from blueprints.blog import operations as ops
 from blueprints.blog.wordpress.convert import convert, excerpt_from
 from blueprints.blog.wordpress.wxr import Export, Item
 from extensions import db
-from models import AuditLog, Comment, ImportedItem, MediaFile, Post, Redirect, Tag
+from models import AuditLog, Comment, ImportedItem, MediaFile, Post, Redirect, Tag, site_settings
 from models.base import utcnow
 from models.media import ImageRefused, reencode_image
 from models.redirects import normalise, query_key
@@ -112,7 +112,7 @@ class Importer:
         self.source = f"wordpress {self.base or export.title}"[:200]
         self.report = Report(self.base or export.title or "a WordPress export", dry_run)
         self.offset = export.site_offset()
-        self.zone = ZoneInfo(current_app.config["SITE_TIMEZONE"])
+        self.zone = ZoneInfo(site_settings.current().timezone)
         self.items = {i.id: i for i in export.items}
         self.attachments = {i.id: i for i in export.items if i.post_type == "attachment"}
         self.media_urls: dict[str, str] = {}  # an upload's path (under uploads/, without size suffix) -> /media/…
