@@ -55,3 +55,9 @@ class OutboxFilterForm(FlaskForm):
 
 class RetryForm(FlaskForm):
     """Only the CSRF token: the message to retry is in the URL."""
+
+
+# --- archive and delete ----------------------------------------------------------------------
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: the row and the action are in the URL, the answer in the button (confirm=1)."""

@@ -11,6 +11,7 @@ from blueprints.blog.forms import CommentForm
 from extensions import limiter
 from models.base import utcnow
 from web import spam
+from web.errors import render_error
 
 COMMENT_FORM = "comment"
 
@@ -45,6 +46,8 @@ def tag(tag: str):
 def post(slug: str):
     item = ops.visible_post(slug)
     if item is None:
+        if ops.gone_post(slug):
+            return render_error(410, "This article has been withdrawn. The blog lists the others.")
         abort(404)
     form = CommentForm()
     spam.arm(form, COMMENT_FORM)

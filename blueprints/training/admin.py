@@ -35,7 +35,7 @@ def course_options():
 @bp.get("/sessions")
 def sessions():
     show = request.args.get("show", "upcoming")
-    query = TrainingSession.with_seats(select(TrainingSession))
+    query = TrainingSession.with_seats(select(TrainingSession).where(TrainingSession.live()))
     now = utcnow()
     if show == "past":
         query = query.where(TrainingSession.starts_at <= now).order_by(TrainingSession.starts_at.desc())
