@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from blueprints.admin import bp
 from blueprints.admin import archiving as ops
+from blueprints.admin import bp
 from blueprints.admin.forms import ConfirmForm
 from extensions import db
 from models.archive import ARCHIVE, DELETE
