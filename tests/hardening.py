@@ -302,6 +302,7 @@ def populate() -> dict[str, list[str]]:
                                  last_error="550 no such user", next_attempt_at=datetime.now(UTC)))
     db.session.commit()
     populate_invoices()
+    populate_archive()
     known = known_values()
     known["token"] = [BOOKING_TOKEN, PRICED_BOOKING_TOKEN]
     return known
@@ -333,3 +334,24 @@ def populate_invoices() -> None:
     ops.confirm_booking(invoiced, None)
     db.session.commit()
     make_booking(session, token=PRICED_BOOKING_TOKEN, billing_address="Gata 1\nOslo")
+
+
+def populate_archive() -> None:
+    """An archived row of each kind (their Restore and Delete forms on the Archived lists), with a person's data.
+
+    Slugs after the others: the walk tries the first three slugs of each table, and an archived one answers 410."""
+    from datetime import UTC, datetime
+
+    from extensions import db
+    from models import Comment
+    from tests.factories import make_course, make_enquiry, make_post, make_service, make_session
+
+    now = datetime.now(UTC)
+    post = make_post(slug="zz-archived-post", title="Archivé", archived_at=now)
+    db.session.add(Comment(post=post, author_name="Zoë", author_email="zoe@example.com", body="Archivé aussi",
+                           status=Comment.APPROVED, archived_at=now))
+    make_service(slug="zz-archived-service", title="Archived service", archived_at=now)
+    course = make_course(slug="zz-archived-course", title="Archived course", archived_at=now)
+    make_session(course=course, archived_at=now)
+    make_enquiry(name="Ærchived Person", email="archived@example.com", archived_at=now)
+    db.session.commit()
