@@ -29,6 +29,7 @@ from models import (
     utcnow,
 )
 from models.archive import ARCHIVE, DELETE
+from models.transactions import begin_write, locked
 from web.template_helpers import format_datetime
 
 RESTORE_NOTE = "Restore (under Archived) brings it back as it was."
@@ -216,7 +217,19 @@ def archived_rows(kind: Kind, limit: int = 500) -> list:
 
 # --- the actions ------------------------------------------------------------------------------
 
+def _lock_sessions(kind: Kind, row) -> None:
+    """A session's (a course's sessions') rows locked, as booking a seat locks them: nobody books while it goes."""
+    if kind.name not in ("session", "course"):
+        return
+    begin_write()
+    ids = [row.id] if kind.name == "session" else select(TrainingSession.id).where(TrainingSession.course_id == row.id)
+    db.session.scalars(locked(select(TrainingSession).where(TrainingSession.id.in_(ids))
+                              .order_by(TrainingSession.id))).all()
+    db.session.expire_all()  # the bookings as they are now, under the lock
+
+
 def archive(kind: Kind, row, actor) -> None:
+    _lock_sessions(kind, row)
     row.archive()
     AuditLog.record(actor, f"{kind.name}.archive", row, label=_audit_label(kind, row))
 
@@ -228,6 +241,7 @@ def restore(kind: Kind, row, actor) -> None:
 
 def delete(kind: Kind, row, actor) -> None:
     """Delete the row (an enquiry: erase its person) with what goes along; NotAllowed when blocked_by says no."""
+    _lock_sessions(kind, row)
     row.check_deletable()
     label = _audit_label(kind, row)
     if kind.name == "enquiry":

@@ -20,7 +20,8 @@ PER_PAGE = 25
 
 
 def course_choices() -> list[tuple[int, str]]:
-    return options((c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.position, Course.title)))
+    return options((c.id, c.title) for c in db.session.scalars(
+        select(Course).where(Course.live()).order_by(Course.position, Course.title)))
 
 
 @bp.get("/enquiries")

@@ -419,3 +419,22 @@ def test_unknown_rows_and_wrong_methods(app, admin_client, client):
     assert admin_client.post("/admin/enquiries/987654/delete", data={"confirm": "1"}).status_code == 404
     assert admin_client.get(f"/admin/posts/{make_post().id}/restore").status_code == 405
     assert client.get("/admin/content/archived").status_code in (302, 303)  # signed-in only
+
+
+def test_a_booking_taken_after_the_confirmation_page_was_shown_stops_the_archive(app, client, admin_client):
+    session = make_session()
+    assert "Yes, archive it" in admin_client.get(f"/admin/sessions/{session.id}/archive").text
+    make_booking(session, name="Late Booker")  # someone books meanwhile
+    assert confirm(admin_client, f"/admin/sessions/{session.id}/archive").status_code == 409
+    db.session.expire_all()
+    assert not db.session.get(TrainingSession, session.id).is_archived
+    assert client.get(f"/training/sessions/{session.id}/book").status_code == 200
+
+
+def test_an_archived_course_is_offered_only_to_the_sessions_it_already_has(app, admin_client):
+    course = make_course(title="Vieux cours")
+    session = make_session(course=course)
+    course.archived_at = datetime.now(timezone.utc)
+    db.session.commit()
+    assert "Vieux cours" not in admin_client.get("/admin/sessions/new").text
+    assert "Vieux cours" in admin_client.get(f"/admin/sessions/{session.id}/edit").text
