@@ -7,14 +7,16 @@ from sqlalchemy import JSON, Column, ForeignKey, Integer, String, Table, Text, s
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
+from models.archive import Archivable
 from models.base import RenderedMarkdown, UTCDateTime, utcnow
 from models.transactions import NotAllowed
 
 
-class Service(RenderedMarkdown, db.Model):
+class Service(Archivable, RenderedMarkdown, db.Model):
     """One consultancy area (Public Cloud, Network…), shown at /services/<slug>."""
 
     __tablename__ = "services"
+    noun = "service"
     markdown_columns = {"body": "body_html"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -32,7 +34,8 @@ class Service(RenderedMarkdown, db.Model):
 
     @classmethod
     def ordered(cls):
-        return select(cls).order_by(cls.position, cls.title)
+        """The services the site shows (and the admin lists by default): not archived, in their order."""
+        return select(cls).where(cls.live()).order_by(cls.position, cls.title)
 
 
 post_tags = Table(
@@ -51,10 +54,11 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(String(60))
 
 
-class Post(RenderedMarkdown, db.Model):
+class Post(Archivable, RenderedMarkdown, db.Model):
     """A blog article. Markdown is rendered and sanitised when saved, never per request."""
 
     __tablename__ = "posts"
+    noun = "article"
     markdown_columns = {"body": "body_html"}
 
     DRAFT = "draft"
@@ -95,8 +99,15 @@ class Post(RenderedMarkdown, db.Model):
         self.body_html, self.toc, self.reading_minutes = rendered.html, rendered.toc, rendered.reading_minutes
 
     def is_visible(self, now: datetime | None = None) -> bool:
+        return self.archived_at is None and self._published_by(now)
+
+    def _published_by(self, now: datetime | None = None) -> bool:
         now = now or utcnow()
         return self.status == self.PUBLISHED and self.published_at is not None and self.published_at <= now
+
+    def is_gone(self, now: datetime | None = None) -> bool:
+        """Archived after the public could read it: its address answers 410 Gone (a draft's stays a 404)."""
+        return self.archived_at is not None and self._published_by(now)
 
     def state(self, now: datetime | None = None) -> str:
         """draft, scheduled or published: what the admin shows."""
@@ -141,15 +152,16 @@ class Post(RenderedMarkdown, db.Model):
         now = now or utcnow()
         return (
             select(cls)
-            .where(cls.status == cls.PUBLISHED, cls.published_at.is_not(None), cls.published_at <= now)
+            .where(cls.status == cls.PUBLISHED, cls.published_at.is_not(None), cls.published_at <= now, cls.live())
             .order_by(cls.published_at.desc(), cls.id.desc())
         )
 
 
-class Comment(db.Model):
-    """A reader's comment; shown only once the consultant approves it."""
+class Comment(Archivable, db.Model):
+    """A reader's comment; shown only once the consultant approves it (and while it is not archived)."""
 
     __tablename__ = "comments"
+    noun = "comment"
 
     PENDING = "pending"
     APPROVED = "approved"

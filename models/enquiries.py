@@ -8,6 +8,7 @@ from sqlalchemy import ForeignKey, Integer, String, Text, select
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
+from models.archive import DELETE, Archivable
 from models.base import UTCDateTime, utcnow
 from models.content import Service
 from models.outbox import failure_reason
@@ -20,10 +21,11 @@ FORMAT_LABELS = {"online": "Online", "on-site": "On-site at your premises"}
 FIXED_TOPICS = {"training": "Training", "other": "Something else"}
 
 
-class Enquiry(db.Model):
+class Enquiry(Archivable, db.Model):
     """A contact-form enquiry or a private-training request, and where it stands in the sales pipeline."""
 
     __tablename__ = "enquiries"
+    noun = "enquiry"
 
     CONTACT = "contact"
     PRIVATE_TRAINING = "private_training"
@@ -119,6 +121,11 @@ class Enquiry(db.Model):
     def is_erased(self) -> bool:
         """Erased on a privacy request (blueprints/admin/operations.py): nobody is left to write to."""
         return self.email.lower().endswith("@erased.invalid")
+
+    def refusals(self, action: str):
+        # Deleting an enquiry is erasing the person's data (blueprints/admin/operations.py erase_person).
+        if action == DELETE and self.is_erased:
+            yield "This enquiry was already erased: there is nothing left to delete."
 
     def can_reply(self) -> bool:
         return not self.is_erased

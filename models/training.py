@@ -9,14 +9,16 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from extensions import db
+from models.archive import ARCHIVE, Archivable
 from models.base import RenderedMarkdown, UTCDateTime, utcnow
 from models.bookings import Booking, BookingError, NotEnoughSeats, SessionUnavailable
 
 __all__ = ["Booking", "Course", "TrainingSession"]  # Booking too: models/__init__.py imports it from here
 
 
-class Course(RenderedMarkdown, db.Model):
+class Course(Archivable, RenderedMarkdown, db.Model):
     __tablename__ = "courses"
+    noun = "course"
     markdown_columns = {"description": "description_html"}
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -43,11 +45,32 @@ class Course(RenderedMarkdown, db.Model):
         back_populates="course", order_by="TrainingSession.starts_at"
     )
 
+    @property
+    def is_public(self) -> bool:
+        return self.published and self.archived_at is None
 
-class TrainingSession(db.Model):
+    @classmethod
+    def public(cls):
+        """The courses the public may see: published and not archived (the one place that says so)."""
+        return select(cls).where(cls.published.is_(True), cls.live())
+
+    def booking_ids(self):
+        return select(Booking.id).join(TrainingSession, Booking.session_id == TrainingSession.id).where(
+            TrainingSession.course_id == self.id)
+
+    def refusals(self, action: str):
+        booked = [s for s in self.sessions if s.bookings_in_the_way()]
+        if booked:
+            n = sum(len(s.bookings_in_the_way()) for s in booked)
+            yield (f"{n} {'booking is' if n == 1 else 'bookings are'} still active on {len(booked)} of its sessions: "
+                   f"cancel {'that session' if len(booked) == 1 else 'those sessions'} first (everyone booked is emailed).")
+
+
+class TrainingSession(Archivable, db.Model):
     """A dated run of a course. Times are UTC instants; `timezone` is for display."""
 
     __tablename__ = "training_sessions"
+    noun = "session"
 
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
@@ -193,10 +216,31 @@ class TrainingSession(db.Model):
         """Raise SessionUnavailable unless a member of the public may book this session now."""
         if self.is_private:
             raise SessionUnavailable("There is no such session.", 404)
+        if self.archived_at is not None:
+            raise SessionUnavailable("This session is no longer offered.", 410)
         if self.is_cancelled:
             raise SessionUnavailable("This session has been cancelled.", 410)
         if self.is_past(now):
             raise SessionUnavailable("This session has already started or taken place.", 410)
+
+    def bookings_in_the_way(self, now: datetime | None = None) -> list[Booking]:
+        """Bookings that stop it being archived or deleted: pending, confirmed or waitlisted on a session not yet over.
+
+        Once it is over they are its history (deleting takes them along, unless an invoice keeps them)."""
+        if self.ends_at is not None and self.ends_at <= (now or utcnow()):
+            return []
+        return [b for b in self.bookings if b.is_active]
+
+    def booking_ids(self):
+        return select(Booking.id).where(Booking.session_id == self.id)
+
+    def refusals(self, action: str):
+        active = self.bookings_in_the_way()
+        if active:
+            n = len(active)
+            verb = "archived" if action == ARCHIVE else "deleted"
+            yield (f"{n} {'booking is' if n == 1 else 'bookings are'} active on this session, so it cannot be {verb}: "
+                   "cancel the session first (everyone booked is emailed).")
 
     def waitlist(self) -> list[Booking]:
         """Waitlisted bookings in the order they joined."""
@@ -211,6 +255,7 @@ class TrainingSession(db.Model):
         now = now or utcnow()
         return (
             select(cls)
-            .where(cls.status == cls.SCHEDULED, cls.is_private.is_(False), cls.starts_at > now)
+            .where(cls.status == cls.SCHEDULED, cls.is_private.is_(False), cls.starts_at > now, cls.live(),
+                   cls.course_id.in_(select(Course.id).where(Course.live())))
             .order_by(cls.starts_at, cls.id)
         )

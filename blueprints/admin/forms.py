@@ -170,3 +170,8 @@ class SiteSettingsForm(FlaskForm):
                                      ("profile", site.profile_links, MAX_PROFILE_LINKS)):
             for number, link in enumerate(links[:count], start=1):
                 self[f"{prefix}{number}_label"].data, self[f"{prefix}{number}_url"].data = link.label, link.url
+
+# --- archive and delete ----------------------------------------------------------------------
+
+class ConfirmForm(FlaskForm):
+    """Only the CSRF token: the row and the action are in the URL, the answer in the button (confirm=1)."""

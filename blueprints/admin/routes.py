@@ -92,17 +92,20 @@ def logout():
 def dashboard():
     now = utcnow()
     counts = {
-        "enquiries": db.session.scalar(select(func.count()).select_from(Enquiry).where(Enquiry.status == Enquiry.NEW)),
-        "held": db.session.scalar(select(func.count()).select_from(Enquiry).where(Enquiry.status == Enquiry.HELD)),
+        "enquiries": db.session.scalar(select(func.count()).select_from(Enquiry).where(Enquiry.status == Enquiry.NEW,
+                                                                                      Enquiry.live())),
+        "held": db.session.scalar(select(func.count()).select_from(Enquiry).where(Enquiry.status == Enquiry.HELD,
+                                                                                 Enquiry.live())),
         "bookings": db.session.scalar(select(func.count()).select_from(Booking).where(Booking.status == Booking.PENDING)),
-        "comments": db.session.scalar(select(func.count()).select_from(Comment).where(Comment.status == Comment.PENDING)),
+        "comments": db.session.scalar(select(func.count()).select_from(Comment).where(Comment.status == Comment.PENDING,
+                                                                                     Comment.live())),
         "failed": db.session.scalar(
             select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == OutboxMessage.FAILED)
         ),
     }
     sessions = db.session.execute(
         TrainingSession.with_seats(select(TrainingSession))
-        .where(TrainingSession.status == TrainingSession.SCHEDULED, TrainingSession.starts_at > now)
+        .where(TrainingSession.status == TrainingSession.SCHEDULED, TrainingSession.starts_at > now, TrainingSession.live())
         .order_by(TrainingSession.starts_at, TrainingSession.id)
         .limit(5)
     ).all()
@@ -127,7 +130,8 @@ def audit_log():
 
 @bp.get("/content")
 def content():
-    posts = db.session.scalars(select(Post).order_by(Post.published_at.desc().nulls_first(), Post.id.desc())).all()
+    posts = db.session.scalars(select(Post).where(Post.live())
+                               .order_by(Post.published_at.desc().nulls_first(), Post.id.desc())).all()
     services = db.session.scalars(Service.ordered()).all()
-    courses = db.session.scalars(select(Course).order_by(Course.position, Course.title)).all()
+    courses = db.session.scalars(select(Course).where(Course.live()).order_by(Course.position, Course.title)).all()
     return render_template("admin/content.html", posts=posts, services=services, courses=courses, now=utcnow())

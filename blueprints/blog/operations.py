@@ -55,11 +55,17 @@ def visible_page(number: int, *, tag: Tag | None = None, per_page: int = PER_PAG
 
 
 def visible_post(slug: str) -> Post | None:
-    """The post at /blog/<slug> if the public may see it (published and its time has come)."""
+    """The post at /blog/<slug> if the public may see it (published, its time has come, not archived)."""
     post = db.session.scalar(select(Post).where(Post.slug == slug))
     if post is None or not post.is_visible():
         return None
     return post
+
+
+def gone_post(slug: str) -> bool:
+    """/blog/<slug> was an article the public could read, archived since (410 Gone rather than 404)."""
+    post = db.session.scalar(select(Post).where(Post.slug == slug))
+    return post is not None and post.is_gone()
 
 
 def tag_with_visible_posts(slug: str) -> Tag | None:
@@ -78,7 +84,7 @@ def courses_for(post: Post) -> list[Course]:
     if not slugs:
         return []
     found = {c.slug: c for c in db.session.scalars(
-        select(Course).where(Course.slug.in_(slugs), Course.published.is_(True))
+        Course.public().where(Course.slug.in_(slugs))
     )}
     return [found[s] for s in slugs if s in found]
 
@@ -115,7 +121,7 @@ COMMENT_MAX_CHARS = 3000
 
 def approved_comments(post: Post) -> list[Comment]:
     return list(db.session.scalars(
-        select(Comment).where(Comment.post_id == post.id, Comment.status == Comment.APPROVED)
+        select(Comment).where(Comment.post_id == post.id, Comment.status == Comment.APPROVED, Comment.live())
         .order_by(Comment.created_at, Comment.id)
     ))
 
@@ -168,11 +174,11 @@ def moderate_comment(comment: Comment, action: str, actor, *, seen_status: str |
 def comments_in(status: str):
     """The moderation queue for one state: oldest pending first; other states newest first."""
     order = (Comment.created_at, Comment.id) if status == Comment.PENDING else (Comment.created_at.desc(), Comment.id.desc())
-    return select(Comment).where(Comment.status == status).order_by(*order)
+    return select(Comment).where(Comment.status == status, Comment.live()).order_by(*order)
 
 
 def comment_counts() -> dict[str, int]:
-    rows = db.session.execute(select(Comment.status, func.count()).group_by(Comment.status))
+    rows = db.session.execute(select(Comment.status, func.count()).where(Comment.live()).group_by(Comment.status))
     counts = dict.fromkeys(Comment.STATUSES, 0)
     counts.update({status: n for status, n in rows})
     return counts

@@ -12,6 +12,7 @@ from extensions import limiter
 from models import site_settings
 from models.base import utcnow
 from web import spam
+from web.errors import render_error
 
 COMMENT_FORM = "comment"
 
@@ -46,6 +47,8 @@ def tag(tag: str):
 def post(slug: str):
     item = ops.visible_post(slug)
     if item is None:
+        if ops.gone_post(slug):
+            return render_error(410, "This article has been withdrawn. The blog lists the others.")
         abort(404)
     form = CommentForm()
     spam.arm(form, COMMENT_FORM)

@@ -20,14 +20,15 @@ PER_PAGE = 25
 
 
 def course_choices() -> list[tuple[int, str]]:
-    return options((c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.position, Course.title)))
+    return options((c.id, c.title) for c in db.session.scalars(
+        select(Course).where(Course.live()).order_by(Course.position, Course.title)))
 
 
 @bp.get("/enquiries")
 def enquiries():
     form = EnquiryFilterForm(request.args)
     form.validate()
-    query = select(Enquiry).order_by(Enquiry.created_at.desc(), Enquiry.id.desc())
+    query = select(Enquiry).where(Enquiry.live()).order_by(Enquiry.created_at.desc(), Enquiry.id.desc())
     status = form.status.data if form.status.data in Enquiry.STATUSES else ""
     kind = form.kind.data if form.kind.data in Enquiry.KINDS else ""
     if status:
@@ -41,7 +42,8 @@ def enquiries():
         pattern = f"%{q.lower()}%"
         query = query.where(or_(func.lower(Enquiry.name).like(pattern), func.lower(Enquiry.email).like(pattern)))
     results = paginate(query, PER_PAGE)
-    counts = dict(db.session.execute(select(Enquiry.status, func.count()).group_by(Enquiry.status)).all())
+    counts = dict(db.session.execute(select(Enquiry.status, func.count()).where(Enquiry.live())
+                                     .group_by(Enquiry.status)).all())
     filters = {k: v for k, v in {"q": q, "status": status, "kind": kind}.items() if v}
     return render_template("admin/enquiries.html", form=form, results=results, counts=counts, filters=filters,
                            statuses=Enquiry.STATUS_LABELS, action_form=ActionForm(formdata=None))

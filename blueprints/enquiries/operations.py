@@ -22,7 +22,8 @@ REPLY_PROMISE = "within two working days"
 
 def topic_choices() -> list[tuple[str, str]]:
     """(value, label) for the topic select: each service, then training and other."""
-    services = db.session.execute(select(Service.slug, Service.title).order_by(Service.position, Service.title)).all()
+    services = db.session.execute(select(Service.slug, Service.title).where(Service.live())
+                                .order_by(Service.position, Service.title)).all()
     choices = [(slug, title) for slug, title in services]
     taken = {slug for slug, _ in choices}
     return choices + [choice for choice in FIXED_TOPICS.items() if choice[0] not in taken]

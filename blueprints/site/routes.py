@@ -7,6 +7,7 @@ from sqlalchemy.orm import joinedload
 from blueprints.site import bp
 from extensions import db
 from models import Course, Post, Service, Tag, TrainingSession, post_tags
+from web.errors import render_error
 
 
 @bp.get("/")
@@ -30,6 +31,8 @@ def service(slug: str):
     item = db.session.scalar(select(Service).where(Service.slug == slug))
     if item is None:
         abort(404)
+    if item.is_archived:
+        return render_error(410, "This service is no longer offered. The services page lists what is.")
     others = db.session.scalars(Service.ordered().where(Service.id != item.id)).all()
     return render_template("site/service.html", service=item, others=others)
 
@@ -53,7 +56,8 @@ def sitemap():
 
     pages = ["site.home", "site.services", "blog.index", "training.index", "enquiries.form", "site.privacy"]
     entries = [(url(endpoint), None) for endpoint in pages]
-    for slug, updated in db.session.execute(select(Service.slug, Service.updated_at).order_by(Service.position)):
+    services = Service.ordered().order_by(None).order_by(Service.position).subquery()
+    for slug, updated in db.session.execute(select(services.c.slug, services.c.updated_at)):
         entries.append((url("site.service", slug=slug), updated))
     visible = Post.visible().subquery()
     for slug, updated in db.session.execute(select(visible.c.slug, visible.c.updated_at)):
@@ -63,8 +67,8 @@ def sitemap():
     )
     for slug in tag_slugs:
         entries.append((url("blog.tag", tag=slug), None))
-    courses = select(Course.slug, Course.updated_at).where(Course.published.is_(True)).order_by(Course.position)
-    for slug, updated in db.session.execute(courses):
+    courses = Course.public().order_by(Course.position).subquery()
+    for slug, updated in db.session.execute(select(courses.c.slug, courses.c.updated_at)):
         entries.append((url("training.course", slug=slug), updated))
     xml = render_template("site/sitemap.xml", entries=entries)
     return Response(xml, mimetype="application/xml")

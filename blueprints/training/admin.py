@@ -28,14 +28,16 @@ CSV_COLUMNS = ("name", "email", "company", "seats", "status", "booked_at", "atte
                "cancelled_at", "cancelled_by", "moved_by_client_from", "notes")
 
 
-def course_options():
-    return options((c.id, c.title) for c in db.session.scalars(select(Course).order_by(Course.position, Course.title)))
+def course_options(keep: int | None = None):
+    """The courses a session may be of: not archived (but the one it already is of, `keep`)."""
+    query = select(Course).where(Course.live() | (Course.id == keep)).order_by(Course.position, Course.title)
+    return options((c.id, c.title) for c in db.session.scalars(query))
 
 
 @bp.get("/sessions")
 def sessions():
     show = request.args.get("show", "upcoming")
-    query = TrainingSession.with_seats(select(TrainingSession))
+    query = TrainingSession.with_seats(select(TrainingSession).where(TrainingSession.live()))
     now = utcnow()
     if show == "past":
         query = query.where(TrainingSession.starts_at <= now).order_by(TrainingSession.starts_at.desc())
@@ -130,7 +132,7 @@ def session_edit(session_id: int):
         flash("This session is cancelled; it can no longer be changed.", "warning")
         return redirect(url_for("admin.session", session_id=session.id), code=303)
     form = SessionForm(obj=session)
-    form.course_id.choices = course_options()
+    form.course_id.choices = course_options(keep=session.course_id)
     if request.method == "GET":
         form.starts_at.data = utc_to_local(session.starts_at, session.timezone)
         form.ends_at.data = utc_to_local(session.ends_at, session.timezone)

@@ -100,7 +100,7 @@ def build(first: date, zone_name: str, today: date) -> Month:
     end = datetime.combine(grid[-1][-1] + timedelta(days=1), time(), zone)
     query = TrainingSession.with_seats(
         select(TrainingSession).options(joinedload(TrainingSession.course))
-        .where(TrainingSession.starts_at < end, TrainingSession.ends_at > start)
+        .where(TrainingSession.starts_at < end, TrainingSession.ends_at > start, TrainingSession.live())
         .order_by(TrainingSession.starts_at, TrainingSession.id))
     for session, held, left in db.session.execute(query).all():
         begin, finish = local_days(session, zone)

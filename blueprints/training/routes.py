@@ -15,6 +15,7 @@ from blueprints.training.forms import BookingForm, ConfirmForm, PrivateTrainingF
 from blueprints.training.links import link_token
 from extensions import client_address, db, limiter
 from models import Booking, Course, Enquiry, TrainingSession
+from web.errors import render_error
 from web.security import CONTENT_SECURITY_POLICY
 from web.spam import TOO_FAST, arm, spam_reason, submit_once
 
@@ -28,18 +29,28 @@ def _sessions_with_seats(query) -> list[tuple[TrainingSession, int]]:
     return db.session.execute(query.add_columns(TrainingSession.seats_left)).all()
 
 
+class CourseGone(Exception):
+    """An archived course's address: 410 Gone."""
+
+
 def _published_course(slug: str) -> Course:
-    course = db.session.scalar(select(Course).where(Course.slug == slug, Course.published.is_(True)))
+    course = db.session.scalar(Course.public().where(Course.slug == slug))
     if course is None:
+        if db.session.scalar(select(Course.id).where(Course.slug == slug, Course.published.is_(True),
+                                                     Course.archived_at.is_not(None))):
+            raise CourseGone
         abort(404)
     return course
 
 
+@bp.errorhandler(CourseGone)
+def _course_gone(_error):
+    return render_error(410, "This course is no longer offered. The training page lists the courses that are.")
+
+
 @bp.get("/training")
 def index():
-    courses = db.session.scalars(
-        select(Course).where(Course.published.is_(True)).order_by(Course.position, Course.id)
-    ).all()
+    courses = db.session.scalars(Course.public().order_by(Course.position, Course.id)).all()
     by_course = defaultdict(list)
     for session, left in _sessions_with_seats(TrainingSession.upcoming()):
         if len(by_course[session.course_id]) < 3:
@@ -85,7 +96,7 @@ def private_requested(slug: str):
 @limiter.limit("20 per hour", methods=["POST"])
 def book(session_id: int):
     session = db.session.get(TrainingSession, session_id)
-    if session is None or not session.course.published:
+    if session is None or not session.course.is_public:
         return _unavailable(ops.SessionUnavailable("There is no such session.", 404), None)
     try:
         session.check_bookable()
@@ -157,8 +168,8 @@ def _unavailable(error: ops.SessionUnavailable, session: TrainingSession | None)
 def calendar():
     from blueprints.training.ics import sessions_feed
 
-    sessions = db.session.scalars(TrainingSession.upcoming().join(TrainingSession.course)
-                                  .where(Course.published.is_(True))).all()
+    sessions = db.session.scalars(TrainingSession.upcoming().where(
+        TrainingSession.course_id.in_(Course.public().with_only_columns(Course.id)))).all()
     response = Response(sessions_feed(sessions), mimetype="text/calendar")
     response.headers["Content-Type"] = "text/calendar; charset=utf-8"
     response.headers["Content-Disposition"] = 'inline; filename="training.ics"'
