@@ -2,6 +2,7 @@
 from models import search  # noqa: F401  (its listeners add the search index to create_all)
 from models.audit import AuditLog
 from models.base import UTCDateTime, utcnow
+from models.case_studies import CaseStudy, case_study_services
 from models.content import Comment, Post, Service, Tag, post_tags
 from models.content_version import ContentVersion
 from models.digest import DigestRun
@@ -17,8 +18,8 @@ from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
+    "AdminUser", "AuditLog", "Booking", "BusinessDetails", "CaseStudy", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
     "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "Redirect", "Service",
     "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "StripeEvent", "Tag", "TrainingSession", "UsedFormStamp",
-    "UTCDateTime", "post_tags", "utcnow",
+    "UTCDateTime", "case_study_services", "post_tags", "utcnow",
 ]

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.base import RenderedMarkdown, UTCDateTime, utcnow
 from models.bookings import Booking, BookingError, NotEnoughSeats, SessionUnavailable
+from models.media import MediaFile
 
 __all__ = ["Booking", "Course", "TrainingSession"]  # Booking too: models/__init__.py imports it from here
 
@@ -36,9 +37,12 @@ class Course(RenderedMarkdown, db.Model):
     currency: Mapped[str | None] = mapped_column(String(3))
     position: Mapped[int] = mapped_column(Integer, default=0)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Shown on the course page (an uploaded image: models/media.py).
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("media_files.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    image: Mapped[MediaFile | None] = relationship()
     sessions: Mapped[list[TrainingSession]] = relationship(
         back_populates="course", order_by="TrainingSession.starts_at"
     )
