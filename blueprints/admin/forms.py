@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     EmailField,
     HiddenField,
     PasswordField,
@@ -55,3 +57,23 @@ class OutboxFilterForm(FlaskForm):
 
 class RetryForm(FlaskForm):
     """Only the CSRF token: the message to retry is in the URL."""
+
+
+# --- images (the post, service, course and case study editors) -------------------------------
+
+class ImageForm(FlaskForm):
+    """An image upload: the file, and what it shows for people who cannot see it (or that it is decorative)."""
+
+    image = FileField("Image file (JPEG, PNG or WebP)", validators=[FileRequired("Choose an image file to upload.")],
+                      render_kw={"accept": "image/jpeg,image/png,image/webp"})
+    alt = StringField("Alt text", validators=[Length(max=300)], render_kw={"maxlength": 300, "dir": "auto"})
+    decorative = BooleanField("Decorative: it shows nothing the text does not say (no alt text)")
+    preview = BooleanField("Use it as the article's image when the article is shared (social preview)", default=True)
+
+    def validate_alt(self, field) -> None:
+        if not self.decorative.data and not (field.data or "").strip():
+            raise ValidationError("Describe what the image shows, or tick “Decorative” if it shows nothing the text does not say.")
+
+
+class ImageRemoveForm(FlaskForm):
+    """Only the CSRF token: the image stops being shown (the file stays: a body may show it inline)."""
