@@ -13,7 +13,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Email, Length, ValidationError
 
-from blueprints.forms import options
+from blueprints.forms import RequiredWhen, options
 from models.outbox import OutboxMessage
 
 
@@ -66,7 +66,7 @@ class ImageForm(FlaskForm):
 
     image = FileField("Image file (JPEG, PNG or WebP)", validators=[FileRequired("Choose an image file to upload.")],
                       render_kw={"accept": "image/jpeg,image/png,image/webp"})
-    alt = StringField("Alt text", validators=[Length(max=300)], render_kw={"maxlength": 300, "dir": "auto"})
+    alt = StringField("Alt text", validators=[RequiredWhen("required unless decorative"), Length(max=300)], render_kw={"maxlength": 300, "dir": "auto"})
     decorative = BooleanField("Decorative: it shows nothing the text does not say (no alt text)")
     preview = BooleanField("Use it as the article's image when the article is shared (social preview)", default=True)
 

@@ -4,9 +4,10 @@ from flask import Response, abort, current_app, jsonify, render_template, send_f
 from sqlalchemy import select, text
 from sqlalchemy.orm import joinedload
 
+from blueprints.cases.operations import case_studies_for
 from blueprints.site import bp
 from extensions import db
-from models import Course, Post, Service, Tag, TrainingSession, post_tags
+from models import CaseStudy, Course, Post, Service, Tag, TrainingSession, post_tags
 
 
 @bp.get("/")
@@ -31,7 +32,7 @@ def service(slug: str):
     if item is None:
         abort(404)
     others = db.session.scalars(Service.ordered().where(Service.id != item.id)).all()
-    return render_template("site/service.html", service=item, others=others)
+    return render_template("site/service.html", service=item, others=others, case_studies=case_studies_for(item))
 
 
 @bp.get("/privacy")
@@ -51,7 +52,7 @@ def sitemap():
     def url(endpoint: str, **values) -> str:
         return url_for(endpoint, _external=True, **values)
 
-    pages = ["site.home", "site.services", "blog.index", "training.index", "enquiries.form", "site.privacy"]
+    pages = ["site.home", "site.services", "cases.index", "blog.index", "training.index", "enquiries.form", "site.privacy"]
     entries = [(url(endpoint), None) for endpoint in pages]
     for slug, updated in db.session.execute(select(Service.slug, Service.updated_at).order_by(Service.position)):
         entries.append((url("site.service", slug=slug), updated))
@@ -63,6 +64,9 @@ def sitemap():
     )
     for slug in tag_slugs:
         entries.append((url("blog.tag", tag=slug), None))
+    for slug, updated in db.session.execute(select(CaseStudy.slug, CaseStudy.updated_at).where(
+            CaseStudy.status == CaseStudy.PUBLISHED).order_by(CaseStudy.published_at.desc())):
+        entries.append((url("cases.case_study", slug=slug), updated))
     courses = select(Course.slug, Course.updated_at).where(Course.published.is_(True)).order_by(Course.position)
     for slug, updated in db.session.execute(courses):
         entries.append((url("training.course", slug=slug), updated))

@@ -145,6 +145,7 @@ def test_alt_text_is_required_unless_the_image_is_decorative(admin_client, db_se
     response = upload(admin_client, "posts", post.id, png(), filename="a.png", alt="  ")
     assert response.status_code == 422
     assert 'id="alt-error"' in response.text and 'aria-invalid="true"' in response.text
+    assert 'Alt text <span class="optional">(required unless decorative)</span>' in response.text
     assert db_session.scalar(select(MediaFile.id).limit(1)) is None
 
     response = upload(admin_client, "posts", post.id, png(), filename="a.png", alt="", decorative="y", preview="y")
