@@ -17,6 +17,7 @@ from models.media import ImageRefused, prepare_upload
 
 @dataclass(frozen=True)
 class Kind:
+    name: str  # the endpoints: admin.<name>_image, admin.<name>_image_remove
     model: type
     editor: str  # the editor's endpoint
     editor_arg: str
@@ -25,11 +26,11 @@ class Kind:
 
 
 KINDS = {
-    "posts": Kind(Post, "admin.post_edit", "post_id", "article",
+    "posts": Kind("post", Post, "admin.post_edit", "post_id", "article",
                   "when the article is shared (its social preview), and inline wherever you paste its Markdown"),
-    "services": Kind(Service, "admin.service_edit", "service_id", "service", "at the top of the service page"),
-    "courses": Kind(Course, "admin.course_edit", "course_id", "course", "at the top of the course page"),
-    "case-studies": Kind(CaseStudy, "admin.case_study_edit", "case_id", "case study", "on the case study's page and in the list"),
+    "services": Kind("service", Service, "admin.service_edit", "service_id", "service", "at the top of the service page"),
+    "courses": Kind("course", Course, "admin.course_edit", "course_id", "course", "at the top of the course page"),
+    "case-studies": Kind("case_study", CaseStudy, "admin.case_study_edit", "case_id", "case study", "on the case study's page and in the list"),
 }
 
 
@@ -106,9 +107,29 @@ def image_remove(kind: str, item_id: int):
     return redirect(url_for(spec.editor, **{spec.editor_arg: item.id}, _anchor="image"), code=303)
 
 
-# One rule per kind, so a static "/image" segment wins over each editor's own "/<action>" buttons.
+@bp.app_template_global()
+def image_endpoint(kind: str, remove: bool = False) -> str:
+    return f"admin.{KINDS[kind].name}_image" + ("_remove" if remove else "")
+
+
+# Endpoints that take an upload (web/security.py lets a file through only to these, and web/requests.py gives
+# them a body as large as IMAGE_MAX_BYTES).
+UPLOAD_ENDPOINTS = frozenset(image_endpoint(kind) for kind in KINDS)
+
+
+def _register(kind: str) -> None:
+    """One rule and endpoint per kind: a static "/image" segment wins over each editor's own "/<action>" buttons."""
+    def upload_view(item_id: int):
+        return image(kind, item_id)
+
+    def remove_view(item_id: int):
+        return image_remove(kind, item_id)
+
+    name = KINDS[kind].name
+    bp.add_url_rule(f"/{kind}/<int:item_id>/image", endpoint=f"{name}_image", view_func=upload_view, methods=["GET", "POST"])
+    bp.add_url_rule(f"/{kind}/<int:item_id>/image/remove", endpoint=f"{name}_image_remove", view_func=remove_view,
+                    methods=["POST"])
+
+
 for _kind in KINDS:
-    bp.add_url_rule(f"/{_kind}/<int:item_id>/image", endpoint="image", view_func=image, methods=["GET", "POST"],
-                    defaults={"kind": _kind})
-    bp.add_url_rule(f"/{_kind}/<int:item_id>/image/remove", endpoint="image_remove", view_func=image_remove,
-                    methods=["POST"], defaults={"kind": _kind})
+    _register(_kind)

@@ -277,3 +277,10 @@ def test_an_imported_file_keeps_a_days_cache(client, db_session):
     db_session.commit()
     response = client.get("/media/2019/05/diagram.png")
     assert response.headers["Cache-Control"] == "public, max-age=86400"
+
+
+def test_every_upload_endpoint_is_one_the_request_checks_let_a_file_through_to():
+    from blueprints.admin.images import UPLOAD_ENDPOINTS
+    from web.security import UPLOAD_ENDPOINTS as ALLOWED
+
+    assert UPLOAD_ENDPOINTS == ALLOWED
