@@ -89,7 +89,7 @@ def image(kind: str, item_id: int):
             db.session.commit()
             flash(f"Image stored as /media/{media.name} ({media.width}×{media.height}, "
                   f"{len(media.variants)} width{'s' if len(media.variants) != 1 else ''} for screens).", "success")
-            return redirect(url_for(spec.editor, **{spec.editor_arg: item.id}, _anchor="image"), code=303)
+            return redirect(url_for(spec.editor, **{spec.editor_arg: item.id}, _anchor="image-section"), code=303)
     status = 422 if form.is_submitted() else 200
     return render_template("admin/image.html", form=form, item=item, kind=kind, spec=spec,
                            remove_form=ImageRemoveForm()), status
@@ -104,7 +104,7 @@ def image_remove(kind: str, item_id: int):
         item.image = None
         db.session.commit()
         flash("The image is no longer shown (the file stays, for any article that shows it inline).", "success")
-    return redirect(url_for(spec.editor, **{spec.editor_arg: item.id}, _anchor="image"), code=303)
+    return redirect(url_for(spec.editor, **{spec.editor_arg: item.id}, _anchor="image-section"), code=303)
 
 
 @bp.app_template_global()

@@ -47,13 +47,19 @@ def admin_page(browser, live_server, width):
     context.close()
 
 
+OVERFLOW_JS = """() => { const w = document.documentElement.clientWidth;
+  return [...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > w + 1).slice(0, 6)
+    .map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)); }"""
+
+
 def check_page(page, axe, vnu, name: str, width: str) -> None:
     """No axe violation, valid HTML, nothing wider than the screen; saves the screenshot."""
     assert axe(page) == [], f"axe on {name} at {width}"
     problems = vnu({name: page.content()})
     assert problems[name] == [], f"HTML checker on {name}: {problems[name]}"
     overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{name} is {overflow}px wider than the {width} screen"
+    wide = page.evaluate(OVERFLOW_JS) if overflow > 0 else []
+    assert overflow <= 0, f"{name} is {overflow}px wider than the {width} screen: {wide}"
     screenshot(page, f"{SLICE}-{name}-{WIDTHS[width][0]}")
 
 
@@ -92,7 +98,7 @@ def test_a_case_study_is_written_given_an_image_previewed_and_published(admin_pa
     page.get_by_label("The result (Markdown)").fill("Un nouveau client en une heure, plus en deux semaines.")
     page.get_by_label("Network").check()
     page.get_by_label("Technologies (comma-separated)").fill("Nokia Nuage, Ansible")
-    page.get_by_label("Quote").fill("Nous ne touchons plus aux switchs.")
+    page.get_by_role("textbox", name="Quote (optional)").fill("Nous ne touchons plus aux switchs.")
     page.get_by_label("Who said it").fill("Responsable réseau")
     page.get_by_role("button", name="Save as a draft").click()
     assert page.get_by_text("Case study saved (draft)").is_visible()
@@ -100,25 +106,25 @@ def test_a_case_study_is_written_given_an_image_previewed_and_published(admin_pa
     assert slug == f"reseau-sdn-pour-un-operateur-{tag}"
 
     # The image: first a file that is not an image, then no alt text, then the photo.
-    section = page.locator("#image")
+    section = page.locator("#image-section")
     section.get_by_label("Image file (JPEG, PNG or WebP)").set_input_files(
         {"name": "diagram.svg", "mimeType": "image/svg+xml", "buffer": b'<svg xmlns="http://www.w3.org/2000/svg"/>'})
-    section.get_by_label("Alt text").fill("Armoire réseau")
+    section.get_by_role("textbox", name="Alt text").fill("Armoire réseau")
     section.get_by_role("button", name="Upload image").click()
     assert page.get_by_text("This file was not stored: not a readable image.").is_visible()
     assert page.get_by_label("Image file (JPEG, PNG or WebP)").get_attribute("aria-invalid") == "true"
     check_page(page, axe, vnu, "upload-refused", width)
     page.get_by_label("Image file (JPEG, PNG or WebP)").set_input_files(
         {"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": photo()})
-    page.get_by_label("Alt text").fill("")
+    page.get_by_role("textbox", name="Alt text").fill("")
     page.get_by_role("button", name="Upload image").click()
     assert page.get_by_text("Describe what the image shows").is_visible()
     page.get_by_label("Image file (JPEG, PNG or WebP)").set_input_files(
         {"name": "IMG_0042.jpg", "mimeType": "image/jpeg", "buffer": photo()})
-    page.get_by_label("Alt text").fill("Armoire réseau, câbles étiquetés par VLAN")
+    page.get_by_role("textbox", name="Alt text").fill("Armoire réseau, câbles étiquetés par VLAN")
     page.get_by_role("button", name="Upload image").click()
     assert page.get_by_text("Image stored as /media/i/").is_visible()
-    current = page.locator("#image figure img")
+    current = page.locator("#image-section figure img")
     assert current.get_attribute("alt") == "Armoire réseau, câbles étiquetés par VLAN"
     assert (current.get_attribute("width"), current.get_attribute("height")) == ("1440", "1920")  # turned upright
     check_page(page, axe, vnu, "editor", width)
@@ -155,10 +161,10 @@ def test_an_article_image_for_sharing_and_inline(admin_page, live_server, axe, v
     page.get_by_label("Body (Markdown)").fill("Erster Absatz.")
     page.get_by_label("Status").select_option("published")
     page.get_by_role("button", name="Save", exact=True).click()
-    section = page.locator("#image")
+    section = page.locator("#image-section")
     section.get_by_label("Image file (JPEG, PNG or WebP)").set_input_files(
         {"name": "rack.jpg", "mimeType": "image/jpeg", "buffer": photo()})
-    section.get_by_label("Alt text").fill("Speicherknoten im Rack")
+    section.get_by_role("textbox", name="Alt text").fill("Speicherknoten im Rack")
     assert section.get_by_label("Use it as the article's image when the article is shared (social preview)").is_checked()
     section.get_by_role("button", name="Upload image").click()
     snippet = page.locator(".image-list code").first.inner_text()

@@ -130,7 +130,7 @@ def test_an_image_for_a_case_study_shows_on_its_page_and_in_the_list(admin_clien
     item = make_case_study(slug="mit-bild")
     response = admin_client.post(f"/admin/case-studies/{item.id}/image", content_type="multipart/form-data", data={
         "alt": "Serverschrank", "image": (io.BytesIO(jpeg_with_gps(1200, 800, 1)), "s.jpg")})
-    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/case-studies/{item.id}#image")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/case-studies/{item.id}#image-section")
     page = client.get("/case-studies/mit-bild").text
     assert re.search(r'<picture class="lead-image"><source type="image/webp" srcset="[^"]+ 480w, [^"]+ 960w, '
                      r'[^"]+ 1200w"', page)

@@ -73,7 +73,7 @@ def test_a_jpeg_with_gps_comes_back_upright_without_any_metadata(admin_client, d
     raw = jpeg_with_gps()
     assert Image.open(io.BytesIO(raw)).getexif().get_ifd(GPS_IFD)  # the test's file really has a position
     response = upload(admin_client, "posts", post.id, raw, preview="y")
-    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/posts/{post.id}#image")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/admin/posts/{post.id}#image-section")
 
     db_session.expire_all()
     image = db_session.get(Post, post.id).image
