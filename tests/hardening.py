@@ -338,7 +338,7 @@ def populate_invoices() -> None:
 
 def populate_cases() -> None:
     """A published and a draft case study (their editors, Publish/Unpublish and image forms), and an uploaded image on
-    a post, a service and a course (the "Stop showing this image" buttons; the image pages' upload forms)."""
+    a post, a service, a course and the case study (the "Stop showing this image" buttons; the image pages' upload forms)."""
     import io
 
     from PIL import Image
@@ -350,7 +350,7 @@ def populate_cases() -> None:
     from tests.factories import make_case_study
 
     service = db.session.scalar(select(Service).order_by(Service.position).limit(1))
-    make_case_study(slug="fuzz-case", title="Réseau pour un opérateur", client="un opérateur télécom",
+    case = make_case_study(slug="fuzz-case", title="Réseau pour un opérateur", client="un opérateur télécom",
                     services=[service] if service else [], quote="Très bien.", quote_by="Responsable réseau")
     make_case_study(slug="fuzz-draft", title="Entwurf", published=False)
     out = io.BytesIO()
@@ -361,4 +361,5 @@ def populate_cases() -> None:
         item = db.session.scalar(select(model).order_by(model.id).limit(1))
         if item is not None:
             item.image = media
+    case.image = media
     db.session.commit()
