@@ -48,6 +48,7 @@ def register_extensions(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from blueprints.admin import bp as admin_bp
     from blueprints.blog import bp as blog_bp
+    from blueprints.cases import bp as cases_bp
     from blueprints.enquiries import bp as enquiries_bp
     from blueprints.invoices import bp as invoices_bp
     from blueprints.payments import bp as payments_bp
@@ -55,5 +56,5 @@ def register_blueprints(app: Flask) -> None:
     from blueprints.training import bp as training_bp
 
     web.init_converters(app)
-    for bp in (site_bp, blog_bp, enquiries_bp, training_bp, invoices_bp, payments_bp, admin_bp):
+    for bp in (site_bp, blog_bp, cases_bp, enquiries_bp, training_bp, invoices_bp, payments_bp, admin_bp):
         app.register_blueprint(bp)

@@ -114,6 +114,10 @@ class BaseConfig:
         self.PROXY_COUNT = env_int("PROXY_COUNT", 0)
 
         self.ADMIN_MAX_CONTENT_LENGTH = env_int("ADMIN_MAX_CONTENT_LENGTH", 1024 * 1024)  # long articles
+        # An image uploaded in the editors: its file size, and its pixels (a small file can decode into
+        # gigabytes: a decompression bomb). Only the upload routes accept a body this large.
+        self.IMAGE_MAX_BYTES = env_int("IMAGE_MAX_BYTES", 10 * 1024 * 1024)
+        self.IMAGE_MAX_PIXELS = env_int("IMAGE_MAX_PIXELS", 40_000_000)
         self.MAX_FORM_PARTS = 200  # more fields than any form has -> 413
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"

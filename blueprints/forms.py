@@ -13,6 +13,22 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 
 from mail.addresses import parse_address
 
+
+class RequiredWhen:
+    """Marks a field another field decides on (alt text unless "decorative"): the label says so, not "(optional)".
+
+    The form's own validate_<field> does the checking; this only sets the flag the form macro reads.
+    """
+
+    field_flags = {"conditional": True}
+
+    def __init__(self, condition: str) -> None:
+        self.condition = condition
+
+    def __call__(self, form, field) -> None:
+        return None
+
+
 SLUG = Regexp(r"^[a-z0-9]+(?:-[a-z0-9]+)*$", message="Use lowercase letters, digits and hyphens (e.g. my-page).")
 DATETIME_FORMATS = ["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M"]
 

@@ -3,6 +3,7 @@ from models import search  # noqa: F401  (its listeners add the search index to 
 from models.account import AdminSession, AdminToken, RecoveryCode
 from models.audit import AuditLog
 from models.base import UTCDateTime, utcnow
+from models.case_studies import CaseStudy, case_study_services
 from models.content import Comment, Post, Service, Tag, post_tags
 from models.content_version import ContentVersion
 from models.digest import DigestRun
@@ -19,8 +20,8 @@ from models.training import Booking, Course, TrainingSession
 from models.users import AdminUser, LoginFailure
 
 __all__ = [
-    "AdminSession", "AdminToken", "AdminUser", "AuditLog", "Booking", "BusinessDetails", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
+    "AdminSession", "AdminToken", "AdminUser", "AuditLog", "Booking", "BusinessDetails", "CaseStudy", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
     "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "RecoveryCode", "Redirect", "Service", "SiteSettings",
     "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "StripeEvent", "Tag", "TrainingSession", "UsedFormStamp",
-    "UTCDateTime", "post_tags", "utcnow",
+    "UTCDateTime", "case_study_services", "post_tags", "utcnow",
 ]

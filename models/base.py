@@ -60,9 +60,10 @@ class RenderedMarkdown:
 
     def render_column(self, source: str, text: str | None) -> None:
         """Store the rendering of `text`, the new value of the Markdown column `source`."""
+        from models.media import enrich_images
         from web.markdown import render_markdown
 
-        setattr(self, self.markdown_columns[source], render_markdown(text or ""))
+        setattr(self, self.markdown_columns[source], enrich_images(render_markdown(text or "")))
 
     def rerender(self) -> None:
         """Render every HTML column again from the stored Markdown (after the renderer itself changed)."""

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from extensions import db
 from models.archive import Archivable
 from models.base import RenderedMarkdown, UTCDateTime, utcnow
+from models.media import MediaFile
 from models.transactions import NotAllowed
 
 
@@ -29,8 +30,12 @@ class Service(Archivable, RenderedMarkdown, db.Model):
     offerings: Mapped[list] = mapped_column(JSON, default=list)
     cta: Mapped[str] = mapped_column(String(20), default="contact")  # contact | training
     position: Mapped[int] = mapped_column(Integer, default=0)
+    # Shown at the top of the service page (an uploaded image: models/media.py).
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("media_files.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    image: Mapped[MediaFile | None] = relationship()
 
     @classmethod
     def ordered(cls):
@@ -83,9 +88,12 @@ class Post(Archivable, RenderedMarkdown, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=DRAFT, index=True)
     # A published post with a future published_at is scheduled: invisible until then.
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Its social preview (og:image, twitter:image); images inside the body are written in its Markdown.
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("media_files.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    image: Mapped[MediaFile | None] = relationship()
     tags: Mapped[list[Tag]] = relationship(secondary=post_tags, order_by=Tag.name, lazy="selectin")
     comments: Mapped[list[Comment]] = relationship(
         back_populates="post", cascade="all, delete-orphan", order_by="Comment.created_at"
@@ -93,9 +101,11 @@ class Post(Archivable, RenderedMarkdown, db.Model):
 
     def render_column(self, source: str, text: str | None) -> None:
         """The HTML, and what the article page shows beside it: the table of contents and the reading time."""
+        from models.media import enrich_images
         from web.markdown import render_document
 
         rendered = render_document(text or "")
+        rendered.html = enrich_images(rendered.html)
         self.body_html, self.toc, self.reading_minutes = rendered.html, rendered.toc, rendered.reading_minutes
 
     def is_visible(self, now: datetime | None = None) -> bool:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from extensions import db
 from models import base
+from models.case_studies import CaseStudy, case_study_services
 from models.content import Comment, Post, Service, Tag, post_tags
 from models.media import MediaFile
 from models.redirects import Redirect
@@ -32,10 +33,12 @@ from models.training import Booking, Course, TrainingSession
 
 # Shown by the public pages (Booking: seats left; Comment: once approved; post_tags: re-tagging a post;
 # Redirect: an old address that answered 404 answers 301 now; MediaFile: the images the articles show;
-# SiteSettings: the name, hero and footer every page shows, kept per content version by models/site_settings.py).
+# SiteSettings: the name, hero and footer every page shows, kept per content version by models/site_settings.py;
+# CaseStudy and case_study_services: /case-studies and the service pages' "Case studies" lists).
 PUBLIC = frozenset({Service.__table__, Post.__table__, Tag.__table__, post_tags, Comment.__table__,
                     Course.__table__, TrainingSession.__table__, Booking.__table__, Redirect.__table__,
-                    MediaFile.__table__, SiteSettings.__table__})
+                    MediaFile.__table__, SiteSettings.__table__,
+                    CaseStudy.__table__, case_study_services})
 # Never shown by a public page: a write to these leaves cached pages as they are.
 PRIVATE = frozenset({"admin_login_failures", "admin_users", "admin_tokens", "admin_recovery_codes", "admin_sessions", "audit_log", "digest_runs", "enquiries", "enquiry_messages", "imported_items",
                      "outbox_messages", "used_form_stamps", "stats_salts", "stats_hits", "stats_counters", "stats_conversions",

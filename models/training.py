@@ -12,6 +12,7 @@ from extensions import db
 from models.archive import ARCHIVE, Archivable
 from models.base import RenderedMarkdown, UTCDateTime, utcnow
 from models.bookings import Booking, BookingError, NotEnoughSeats, SessionUnavailable
+from models.media import MediaFile
 
 __all__ = ["Booking", "Course", "TrainingSession"]  # Booking too: models/__init__.py imports it from here
 
@@ -38,9 +39,12 @@ class Course(Archivable, RenderedMarkdown, db.Model):
     currency: Mapped[str | None] = mapped_column(String(3))
     position: Mapped[int] = mapped_column(Integer, default=0)
     published: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Shown on the course page (an uploaded image: models/media.py).
+    image_id: Mapped[int | None] = mapped_column(ForeignKey("media_files.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    image: Mapped[MediaFile | None] = relationship()
     sessions: Mapped[list[TrainingSession]] = relationship(
         back_populates="course", order_by="TrainingSession.starts_at"
     )

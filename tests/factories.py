@@ -83,3 +83,16 @@ def make_enquiry(**fields) -> Enquiry:
                     message="We would like help moving our workloads to AWS next quarter.",
                     consent_at=datetime.now(timezone.utc))
     return _commit(Enquiry(**{**defaults, **fields}))
+
+
+def make_case_study(**fields):
+    from models import CaseStudy
+
+    n = next(_seq)
+    defaults = dict(slug=f"case-{n}", title=f"Case {n}", client="A telecom operator", summary="What happened.",
+                    problem="The problem.", work="The work.", result="The result.", technologies=["Ceph"])
+    published = fields.pop("published", True)
+    item = CaseStudy(**{**defaults, **fields})
+    if published:
+        item.publish()
+    return _commit(item)

@@ -304,6 +304,7 @@ def populate() -> dict[str, list[str]]:
     populate_invoices()
     populate_invoices_extra()
     populate_archive()
+    populate_cases()
     known = known_values()
     known["token"] = [BOOKING_TOKEN, PRICED_BOOKING_TOKEN]
     populate_account(known)
@@ -425,4 +426,31 @@ def populate_archive() -> None:
     course = make_course(slug="archived-course", title="Archived course", archived_at=now)
     make_session(course=course, archived_at=now)
     make_enquiry(name="Ærchived Person", email="archived@example.com", archived_at=now)
+
+def populate_cases() -> None:
+    """A published and a draft case study (their editors, Publish/Unpublish and image forms), and an uploaded image on
+    a post, a service, a course and the case study (the "Stop showing this image" buttons; the image pages' upload forms)."""
+    import io
+
+    from PIL import Image
+    from sqlalchemy import select
+
+    from extensions import db
+    from models import Course, MediaFile, Post, Service
+    from models.media import prepare_upload
+    from tests.factories import make_case_study
+
+    service = db.session.scalar(select(Service).order_by(Service.position).limit(1))
+    case = make_case_study(slug="fuzz-case", title="Réseau pour un opérateur", client="un opérateur télécom",
+                    services=[service] if service else [], quote="Très bien.", quote_by="Responsable réseau")
+    make_case_study(slug="fuzz-draft", title="Entwurf", published=False)
+    out = io.BytesIO()
+    Image.new("RGB", (600, 400), (30, 90, 160)).save(out, "JPEG")
+    media = MediaFile.from_upload(prepare_upload(out.getvalue(), max_bytes=10 ** 7, max_pixels=10 ** 7),
+                                  alt="Diagramm", decorative=False, used_for="")
+    for model in (Post, Service, Course):
+        item = db.session.scalar(select(model).order_by(model.id).limit(1))
+        if item is not None:
+            item.image = media
+    case.image = media
     db.session.commit()

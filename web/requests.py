@@ -119,6 +119,9 @@ def refuse_nul() -> None:
         abort(404)
 
 
+UPLOAD_FORM_ROOM = 64 * 1024  # the alt text, the CSRF token and the multipart boundaries around the file
+
+
 def refuse_long_chunked_body(limit: int) -> None:
     """A chunked body has no length up front: Werkzeug reads it up to `limit` and quietly stops, so the view
     would see a cut-off form. Read it here (it stays cached for the form) and refuse it if more was coming."""
@@ -127,7 +130,7 @@ def refuse_long_chunked_body(limit: int) -> None:
 
 
 def init_app(app: Flask) -> None:
-    from web.security import check_host, redirect_to_https
+    from web.security import UPLOAD_ENDPOINTS, check_host, redirect_to_https
 
     def start_request():
         g.request_id = request_id(request.headers.get("X-Request-ID"))
@@ -139,6 +142,9 @@ def init_app(app: Flask) -> None:
         if request.path.startswith("/admin/") and app.config.get("ADMIN_MAX_CONTENT_LENGTH") and current_user.is_authenticated:
             # Signed-in editing (long articles) may send more; everyone else gets the public limit.
             limit = app.config["ADMIN_MAX_CONTENT_LENGTH"]
+            if request.endpoint in UPLOAD_ENDPOINTS:
+                # An image upload: the file (IMAGE_MAX_BYTES) and room for the form's other fields.
+                limit = max(limit, app.config["IMAGE_MAX_BYTES"] + UPLOAD_FORM_ROOM)
             request.max_content_length = limit
             request.max_form_memory_size = limit
         if limit and request.content_length and request.content_length > limit:

@@ -95,9 +95,11 @@ def apply_security_headers(app: Flask, response):
 # --- form bodies ------------------------------------------------------------------------------
 
 FORM_MIMETYPES = {"application/x-www-form-urlencoded", "multipart/form-data"}
-# Endpoints whose forms take file uploads. None do: a file part anywhere is a crafted request (400), and a
-# file a view never reads would still be spooled to disk.
-UPLOAD_ENDPOINTS: frozenset[str] = frozenset()
+# Endpoints whose forms take file uploads: the editors' image upload (blueprints/admin/images.py), whose request
+# may also be as large as IMAGE_MAX_BYTES allows (web/requests.py). Anywhere else a file part is a crafted
+# request (400), and a file a view never reads would still be spooled to disk.
+UPLOAD_ENDPOINTS: frozenset[str] = frozenset(
+    {"admin.post_image", "admin.service_image", "admin.course_image", "admin.case_study_image"})
 # Endpoints that take a JSON body from a machine, not a form: Stripe's signed webhook (the view verifies it).
 JSON_ENDPOINTS: frozenset[str] = frozenset({"payments.stripe_webhook"})
 

@@ -59,6 +59,11 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(in_zone, "in_zone")
     app.add_template_filter(iso_datetime, "iso")
 
+    from models.media import ASIDE_SIZES, PROSE_SIZES
+
+    # The `sizes` of an image in the page's main column (models/media.py), for imported macros too.
+    app.jinja_env.globals.update(aside_sizes=ASIDE_SIZES, prose_sizes=PROSE_SIZES)
+
     @app.context_processor
     def site_context():
         # `site`: the settings edited at /admin/settings (models/site_settings.py). The three short names are

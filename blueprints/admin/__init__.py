@@ -64,9 +64,10 @@ def paginate(query, per_page: int):
 
 
 # The admin shell's own screens, then each feature's admin screens, which live with the feature.
-from blueprints.admin import account, archive, exports, outbox, privacy, routes, search, settings, stats  # noqa: E402,F401
+from blueprints.admin import account, archive, exports, images, outbox, privacy, routes, search, settings, stats  # noqa: E402,F401
 from blueprints.blog import admin as blog_admin  # noqa: E402,F401
 from blueprints.blog.wordpress import admin as wordpress_admin  # noqa: E402,F401
+from blueprints.cases import admin as cases_admin  # noqa: E402,F401
 from blueprints.enquiries import admin as enquiries_admin  # noqa: E402,F401
 from blueprints.invoices import admin as invoices_admin  # noqa: E402,F401
 from blueprints.site import admin as site_admin  # noqa: E402,F401

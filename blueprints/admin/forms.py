@@ -7,7 +7,9 @@ from urllib.parse import urlsplit
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     EmailField,
     HiddenField,
     PasswordField,
@@ -19,6 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
 from blueprints.forms import email_field, options, valid_timezone, visible_name
+from blueprints.forms import RequiredWhen, options
 from models.outbox import OutboxMessage
 from models.site_settings import MAX_CALLS_TO_ACTION, MAX_PROFILE_LINKS
 
@@ -175,3 +178,22 @@ class SiteSettingsForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """Only the CSRF token: the row and the action are in the URL, the answer in the button (confirm=1)."""
+
+# --- images (the post, service, course and case study editors) -------------------------------
+
+class ImageForm(FlaskForm):
+    """An image upload: the file, and what it shows for people who cannot see it (or that it is decorative)."""
+
+    image = FileField("Image file (JPEG, PNG or WebP)", validators=[FileRequired("Choose an image file to upload.")],
+                      render_kw={"accept": "image/jpeg,image/png,image/webp"})
+    alt = StringField("Alt text", validators=[RequiredWhen("required unless decorative"), Length(max=300)], render_kw={"maxlength": 300, "dir": "auto"})
+    decorative = BooleanField("Decorative: it shows nothing the text does not say (no alt text)")
+    preview = BooleanField("Use it as the article's image when the article is shared (social preview)", default=True)
+
+    def validate_alt(self, field) -> None:
+        if not self.decorative.data and not (field.data or "").strip():
+            raise ValidationError("Describe what the image shows, or tick “Decorative” if it shows nothing the text does not say.")
+
+
+class ImageRemoveForm(FlaskForm):
+    """Only the CSRF token: the image stops being shown (the file stays: a body may show it inline)."""

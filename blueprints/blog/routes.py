@@ -94,7 +94,7 @@ def _structured_data(post) -> dict:
     publisher = author
     if post.author_name and post.author_name != author["name"]:  # an imported post by someone else
         author = {"@type": "Person", "name": post.author_name}
-    return {
+    data = {
         "@context": "https://schema.org",
         "@type": "BlogPosting",
         "headline": post.title,
@@ -109,6 +109,9 @@ def _structured_data(post) -> dict:
         "timeRequired": f"PT{post.reading_minutes}M",
         "inLanguage": "en",
     }
+    if post.image is not None:
+        data["image"] = url_for("blog.media", name=post.image.name, _external=True)
+    return data
 
 
 _ROOT_RELATIVE = re.compile(r'(\s(?:href|src)=")/(?!/)')

@@ -4,9 +4,10 @@ from flask import Response, abort, current_app, jsonify, render_template, send_f
 from sqlalchemy import select, text
 from sqlalchemy.orm import joinedload
 
+from blueprints.cases.operations import case_studies_for
 from blueprints.site import bp
 from extensions import db
-from models import Course, Post, Service, Tag, TrainingSession, post_tags
+from models import CaseStudy, Course, Post, Service, Tag, TrainingSession, post_tags
 from web.errors import render_error
 
 
@@ -34,7 +35,7 @@ def service(slug: str):
     if item.is_archived:
         return render_error(410, "This service is no longer offered. The services page lists what is.")
     others = db.session.scalars(Service.ordered().where(Service.id != item.id)).all()
-    return render_template("site/service.html", service=item, others=others)
+    return render_template("site/service.html", service=item, others=others, case_studies=case_studies_for(item))
 
 
 @bp.get("/privacy")
@@ -54,7 +55,7 @@ def sitemap():
     def url(endpoint: str, **values) -> str:
         return url_for(endpoint, _external=True, **values)
 
-    pages = ["site.home", "site.services", "blog.index", "training.index", "enquiries.form", "site.privacy"]
+    pages = ["site.home", "site.services", "cases.index", "blog.index", "training.index", "enquiries.form", "site.privacy"]
     entries = [(url(endpoint), None) for endpoint in pages]
     services = Service.ordered().order_by(None).order_by(Service.position).subquery()
     for slug, updated in db.session.execute(select(services.c.slug, services.c.updated_at)):
@@ -67,6 +68,9 @@ def sitemap():
     )
     for slug in tag_slugs:
         entries.append((url("blog.tag", tag=slug), None))
+    for slug, updated in db.session.execute(select(CaseStudy.slug, CaseStudy.updated_at).where(
+            CaseStudy.status == CaseStudy.PUBLISHED).order_by(CaseStudy.published_at.desc())):
+        entries.append((url("cases.case_study", slug=slug), updated))
     courses = Course.public().order_by(Course.position).subquery()
     for slug, updated in db.session.execute(select(courses.c.slug, courses.c.updated_at)):
         entries.append((url("training.course", slug=slug), updated))

@@ -27,9 +27,10 @@ def seed_all(*, demo: bool = False) -> dict[str, int]:
     added = {"services": seed_services(), "courses": seed_courses(), "posts": seed_posts(),
              "site settings": seed_site_settings()}
     if demo:
-        from cli.seeding.demo import seed_demo_sessions
+        from cli.seeding.demo import seed_demo_case_study, seed_demo_sessions
 
         added["demo sessions"] = seed_demo_sessions()
+        added["demo case studies"] = seed_demo_case_study()
     db.session.commit()
     return added
 

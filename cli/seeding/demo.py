@@ -62,3 +62,29 @@ def seed_demo_sessions(today: datetime | None = None) -> int:
         _demo_bookings(session, booked, today)
         added += 1
     return added
+
+
+DEMO_CASE_STUDY_SLUG = "demo-private-cloud-for-a-telecom-operator"
+
+
+def seed_demo_case_study() -> int:
+    """One made-up case study, marked as an example in its title and text, so the pages have something to show."""
+    from models import CaseStudy, Service
+
+    if db.session.scalar(select(CaseStudy.id).where(CaseStudy.slug == DEMO_CASE_STUDY_SLUG)) is not None:
+        return 0
+    services = list(db.session.scalars(select(Service).where(Service.slug.in_(["private-cloud", "network"]))))
+    item = CaseStudy(
+        slug=DEMO_CASE_STUDY_SLUG, title="Demo example: a private cloud for a telecom operator",
+        client="A telecom operator (an invented example)", client_named=False,
+        summary="An invented example of a case study, seeded by `flask seed --demo`: replace or delete it.",
+        problem="*(Example text.)* The operator ran its internal tools on hand-built virtual machines; "
+                "a new environment took two weeks.",
+        work="*(Example text.)* An OpenStack private cloud on three racks, with Ceph storage and "
+             "Ansible playbooks for every change.",
+        result="*(Example text.)* A new environment takes an hour, and the team runs the cloud itself.",
+        technologies=["OpenStack", "Ceph", "Ansible"], services=services,
+    )
+    item.publish()
+    db.session.add(item)
+    return 1
