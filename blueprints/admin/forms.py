@@ -20,8 +20,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from blueprints.forms import email_field, options, valid_timezone, visible_name
-from blueprints.forms import RequiredWhen, options
+from blueprints.forms import RequiredWhen, email_field, options, valid_timezone, visible_name
 from models.outbox import OutboxMessage
 from models.site_settings import MAX_CALLS_TO_ACTION, MAX_PROFILE_LINKS
 
