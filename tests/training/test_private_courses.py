@@ -52,7 +52,7 @@ def test_proposing_dates_makes_hidden_sessions_and_one_email_with_a_link_each(ad
     course = make_course(title="Kubernetes", duration_days=3)
     enquiry = request_for(course)
     page = admin_client.get(f"/admin/enquiries/{enquiry.id}").text
-    assert 'action="/admin/enquiries/%d/propose"' % enquiry.id in page
+    assert f'action="/admin/enquiries/{enquiry.id}/propose"' in page
     assert 'value="2031-03-10T09:00"' in page and 'value="2031-03-12T17:00"' in page  # prefilled: 3 days, 09–17
     propose_two(admin_client, enquiry, course)
     db.session.expire_all()
