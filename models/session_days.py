@@ -122,7 +122,10 @@ def parse_days(text: str, zone: str) -> list[tuple[datetime, datetime]]:
             raise DaysError(f"Line {number}: that is not a real date or time.") from None
         if end <= start:
             raise DaysError(f"Line {number}: a day must end after it starts.")
-        ranges.append((at(day, start, zone), at(day, end, zone)))
+        try:
+            ranges.append((at(day, start, zone), at(day, end, zone)))
+        except OverflowError:  # the last days of year 9999 in a zone behind UTC
+            raise DaysError(f"Line {number}: that date is too far away.") from None
     if not ranges:
         raise DaysError("Give at least one day.")
     if len(ranges) > MAX_DAYS:

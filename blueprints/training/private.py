@@ -125,15 +125,18 @@ def accept_proposal(proposal: SessionProposal, now: datetime | None = None) -> P
     siblings = db.session.scalars(locked(
         select(SessionProposal).where(SessionProposal.enquiry_id == proposal.enquiry_id).order_by(SessionProposal.id)
     )).all() if proposal.enquiry_id else [proposal]
-    for sibling in siblings:  # the one lock order: sessions by id
-        ops.lock_session(sibling.session_id)
+    for session_id in sorted(s.session_id for s in siblings):  # the one lock order: sessions by id
+        ops.lock_session(session_id)
     proposal = db.session.get(SessionProposal, proposal.id)
     proposal.accept(now)
+    withdrawn = []
     for other in siblings:
         if other.id != proposal.id and other.status == SessionProposal.PROPOSED:
             other.withdraw(now)
-            if not other.session.is_cancelled:
-                schedule.cancel_session(other.session, None)  # nobody is booked on a date not chosen: no emails
+            withdrawn.append(other.session_id)
+            # A date not chosen has nobody booked (unless the consultant issued its link early: then it stays).
+            if not other.session.is_cancelled and not any(b.is_active for b in other.session.bookings):
+                schedule.cancel_session(other.session, None)
     link = _issue(proposal.session)
     enquiry = proposal.enquiry
     if enquiry is not None:
@@ -146,7 +149,8 @@ def accept_proposal(proposal: SessionProposal, now: datetime | None = None) -> P
                     reply_to=enquiry.email, reply_to_name=enquiry.name, related=f"enquiry:{enquiry.id}",
                     enquiry=enquiry, session=proposal.session, course=proposal.session.course,
                     admin_url=url_for("admin.session", session_id=proposal.session_id, _external=True))
-        AuditLog.record(None, "enquiry.proposal_chosen", enquiry, session_id=proposal.session_id, by="client")
+        AuditLog.record(None, "enquiry.proposal_chosen", enquiry, session_id=proposal.session_id, by="client",
+                        withdrawn=withdrawn)
     db.session.flush()
     return link
 

@@ -110,6 +110,12 @@ class ProposeForm(FlaskForm):
             elif start.data is not None and end.data <= start.data:
                 end.errors.append("The end must be after the start.")
                 ok = False
+        if ok:
+            try:
+                self.ranges()
+            except OverflowError:
+                self.starts_1.errors.append("That date is too far away.")
+                ok = False
         return ok
 
     def ranges(self):
