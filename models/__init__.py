@@ -13,7 +13,9 @@ from models.imports import ImportedItem
 from models.invoices import BusinessDetails, Invoice, InvoiceCounter, StripeEvent
 from models.media import MediaFile
 from models.outbox import OutboxMessage
+from models.proposals import PrivateLink, SessionProposal
 from models.redirects import Redirect
+from models.session_days import SessionDay
 from models.site_settings import SiteSettings
 from models.stats import StatsConversion, StatsCounter, StatsHit, StatsSalt
 from models.training import Booking, Course, TrainingSession
@@ -21,7 +23,7 @@ from models.users import AdminUser, LoginFailure
 
 __all__ = [
     "AdminSession", "AdminToken", "AdminUser", "AuditLog", "Booking", "BusinessDetails", "CaseStudy", "Comment", "ContentVersion", "Course", "DigestRun", "Enquiry", "EnquiryMessage",
-    "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "RecoveryCode", "Redirect", "Service", "SiteSettings",
+    "ImportedItem", "Invoice", "InvoiceCounter", "LoginFailure", "MediaFile", "OutboxMessage", "Post", "PrivateLink", "RecoveryCode", "Redirect", "Service", "SessionDay", "SessionProposal", "SiteSettings",
     "StatsConversion", "StatsCounter", "StatsHit", "StatsSalt", "StripeEvent", "Tag", "TrainingSession", "UsedFormStamp",
     "UTCDateTime", "case_study_services", "post_tags", "utcnow",
 ]

@@ -28,6 +28,7 @@ from models.case_studies import CaseStudy, case_study_services
 from models.content import Comment, Post, Service, Tag, post_tags
 from models.media import MediaFile
 from models.redirects import Redirect
+from models.session_days import SessionDay
 from models.site_settings import SiteSettings
 from models.training import Booking, Course, TrainingSession
 
@@ -38,11 +39,12 @@ from models.training import Booking, Course, TrainingSession
 PUBLIC = frozenset({Service.__table__, Post.__table__, Tag.__table__, post_tags, Comment.__table__,
                     Course.__table__, TrainingSession.__table__, Booking.__table__, Redirect.__table__,
                     MediaFile.__table__, SiteSettings.__table__,
-                    CaseStudy.__table__, case_study_services})
+                    CaseStudy.__table__, case_study_services, SessionDay.__table__})
 # Never shown by a public page: a write to these leaves cached pages as they are.
 PRIVATE = frozenset({"admin_login_failures", "admin_users", "admin_tokens", "admin_recovery_codes", "admin_sessions", "audit_log", "digest_runs", "enquiries", "enquiry_messages", "imported_items",
                      "outbox_messages", "used_form_stamps", "stats_salts", "stats_hits", "stats_counters", "stats_conversions",
-                     "business_details", "invoice_counters", "invoices", "stripe_events"})
+                     "business_details", "invoice_counters", "invoices", "stripe_events",
+                     "session_proposals", "private_links"})
 # When a public page changes by itself: a scheduled post is published, a session starts.
 SCHEDULED = (Post.published_at, TrainingSession.starts_at)
 

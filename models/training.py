@@ -97,6 +97,12 @@ class TrainingSession(Archivable, db.Model):
     enquiry_id: Mapped[int | None] = mapped_column(ForeignKey("enquiries.id", ondelete="SET NULL"))
     # Raised whenever the date, time or place changes, so calendar invites update in place.
     sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # Joining details: only ever sent to confirmed bookings (confirmation, invite, reminder), never shown publicly.
+    join_url: Mapped[str] = mapped_column(String(500), default="", server_default="")  # online: the meeting link
+    join_text: Mapped[str] = mapped_column(Text, default="", server_default="")  # online: passcode, dial-in
+    venue_address: Mapped[str] = mapped_column(Text, default="", server_default="")  # on-site: the address
+    venue_room: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    arrival_notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -195,6 +201,35 @@ class TrainingSession(Archivable, db.Model):
         return self.ends_at.astimezone(ZoneInfo(self.timezone))
 
     @property
+    def days(self):
+        """Each day's time range (models/session_days.py): a three-day course is three days, not one block."""
+        from models.session_days import days_of
+
+        return days_of(self)
+
+    @property
+    def is_multi_day(self) -> bool:
+        return len(self.days) > 1
+
+    @property
+    def has_joining_details(self) -> bool:
+        return any((self.join_url, self.join_text, self.venue_address, self.venue_room, self.arrival_notes))
+
+    @property
+    def joining_location(self) -> str:
+        """Where to be, for the invite's LOCATION: the meeting link online, the address and room on site."""
+        if self.mode == self.ONLINE and self.join_url:
+            return self.join_url
+        place = ", ".join(p for p in (self.venue_room, " ".join(self.venue_address.split())) if p)
+        return place or self.where
+
+    def joining_lines(self) -> list[tuple[str, str]]:
+        """(label, text) of each joining detail given, in the order an attendee needs them."""
+        pairs = [("Join online", self.join_url), ("Passcode and dial-in", self.join_text),
+                 ("Address", self.venue_address), ("Room", self.venue_room), ("On arrival", self.arrival_notes)]
+        return [(label, value.strip()) for label, value in pairs if value and value.strip()]
+
+    @property
     def where(self) -> str:
         return "Online" if self.mode == self.ONLINE else (self.location or "On-site")
 
@@ -216,9 +251,9 @@ class TrainingSession(Archivable, db.Model):
             return Booking.WAITLISTED
         raise NotEnoughSeats(left)
 
-    def check_bookable(self, now: datetime | None = None) -> None:
-        """Raise SessionUnavailable unless a member of the public may book this session now."""
-        if self.is_private:
+    def check_bookable(self, now: datetime | None = None, *, private_link: bool = False) -> None:
+        """Raise SessionUnavailable unless a member of the public (or, `private_link`, its holder) may book it now."""
+        if self.is_private and not private_link:
             raise SessionUnavailable("There is no such session.", 404)
         if self.archived_at is not None:
             raise SessionUnavailable("This session is no longer offered.", 410)

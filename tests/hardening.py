@@ -307,6 +307,7 @@ def populate() -> dict[str, list[str]]:
     populate_cases()
     known = known_values()
     known["token"] = [BOOKING_TOKEN, PRICED_BOOKING_TOKEN]
+    known.update({key: values + known.get(key, []) for key, values in populate_private().items()})
     populate_account(known)
     return known
 
@@ -454,3 +455,36 @@ def populate_cases() -> None:
             item.image = media
     case.image = media
     db.session.commit()
+
+def populate_private() -> dict[str, list[str]]:
+    """A private course: a request with two proposed dates (one chosen: its live booking link, its joining details and
+    days, its attendee form; the other withdrawn) and a second request with an open proposal. Returns the URL values
+    that reach their pages (tokens, the session and enquiry ids), first in line."""
+    from datetime import UTC, datetime, timedelta
+
+    from blueprints.training import private
+    from extensions import db
+    from models import Course, Enquiry, TrainingSession
+    from tests.factories import make_admin, make_enquiry
+
+    course = db.session.scalar(select(Course).order_by(Course.position).limit(1))
+    admin = make_admin(email="private-fuzz@example.com")
+    start = datetime.now(UTC).replace(microsecond=0, second=0, minute=0) + timedelta(days=40)
+    enquiry = make_enquiry(kind=Enquiry.PRIVATE_TRAINING, topic="training", course_id=course.id, attendees=4,
+                           training_format="online", preferred_dates="any week")
+    chosen, _other = private.propose_dates(
+        enquiry, admin, course_id=course.id, ranges=[(start, start + timedelta(days=1, hours=8)),
+                                                     (start + timedelta(days=7), start + timedelta(days=7, hours=8))],
+        timezone="Europe/London", mode="online", location="", capacity=4)
+    db.session.commit()
+    link = private.accept_proposal(chosen)
+    session = db.session.get(TrainingSession, link.session_id)
+    session.join_url, session.join_text = "https://meet.example/fuzz", "Passcode 1234"
+    db.session.commit()
+    open_request = make_enquiry(kind=Enquiry.PRIVATE_TRAINING, topic="training", course_id=course.id, attendees=2,
+                                training_format="on-site", preferred_dates="spring")
+    waiting, = private.propose_dates(open_request, admin, course_id=course.id, ranges=[(start, start + timedelta(hours=8))],
+                                     timezone="Europe/Berlin", mode="on-site", location="Berlin", capacity=2)
+    db.session.commit()
+    return {"token": [private.link_token(link), private.proposal_token(waiting)],
+            "session_id": [str(session.id)], "enquiry_id": [str(enquiry.id)]}

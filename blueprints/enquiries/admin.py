@@ -70,8 +70,11 @@ def render_enquiry(enquiry: Enquiry, **forms):
     status_form.offer(enquiry.status_targets())
     sessions = db.session.scalars(select(TrainingSession).where(TrainingSession.enquiry_id == enquiry.id)
                                   .order_by(TrainingSession.starts_at)).all()
+    from blueprints.training.private_admin import proposals_of, propose_form_for
+
     return render_template(
         "admin/enquiry.html", enquiry=enquiry, sessions=sessions, reply_form=reply_form,
+        propose_form=propose_form_for(enquiry, forms.get("propose_form")), proposals=proposals_of(enquiry),
         note_form=forms.get("note_form") or NoteForm(formdata=None), status_form=status_form,
         schedule_form=schedule_form, action_form=forms.get("action_form") or ActionForm(formdata=None),
     ), 422 if forms else 200
@@ -174,10 +177,12 @@ def enquiry_schedule(enquiry_id: int):
     if not form.validate_on_submit():
         return render_enquiry(enquiry, schedule_form=form)
     starts_at, ends_at = form.instants()
-    session = ops.schedule_private_session(
+    from blueprints.training.private import schedule_direct
+
+    session = schedule_direct(
         enquiry, current_user, course_id=form.course_id.data, starts_at=starts_at, ends_at=ends_at,
         timezone=form.timezone.data, mode=form.mode.data, location=form.location.data, capacity=form.capacity.data,
     )
     db.session.commit()
-    flash("Private session scheduled.", "success")
+    flash("Private session scheduled and the request marked won. Issue its booking link below.", "success")
     return redirect(url_for("admin.session", session_id=session.id), code=303)

@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from extensions import db
 from mail.compose import queue_email, thread_for
-from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, TrainingSession, site_settings, stats
+from models import AdminUser, AuditLog, Enquiry, EnquiryMessage, Service, site_settings, stats
 from models.base import utcnow
 from models.enquiries import FIXED_TOPICS
-from models.transactions import NotAllowed, begin_write
+from models.transactions import begin_write
 from web.stats import record_conversion
 
 # Fields of a private-training request (Enquiry.kind == private_training) a caller may pass.
@@ -175,18 +175,3 @@ def proposed_start(enquiry: Enquiry) -> datetime | None:
         return datetime(int(match[1]), int(match[2]), int(match[3]), 9, 0)
     except ValueError:
         return None
-
-
-def schedule_private_session(enquiry: Enquiry, actor: AdminUser, *, course_id: int, starts_at: datetime,
-                             ends_at: datetime, timezone: str, mode: str, location: str,
-                             capacity: int) -> TrainingSession:
-    if not enquiry.can_schedule():
-        raise NotAllowed(ONLY_PRIVATE_TRAINING)
-    session = TrainingSession(
-        course_id=course_id, starts_at=starts_at, ends_at=ends_at, timezone=timezone, mode=mode,
-        location=location or "", capacity=capacity, is_private=True, enquiry_id=enquiry.id,
-    )
-    db.session.add(session)
-    db.session.flush()
-    AuditLog.record(actor, "enquiry.schedule", enquiry, session_id=session.id)
-    return session

@@ -2,4 +2,5 @@ from flask import Blueprint
 
 bp = Blueprint("training", __name__)
 
-from blueprints.training import routes  # noqa: E402,F401  (registers the routes)
+from blueprints.training import routes  # noqa: E402,F401,I001  (registers the routes)
+from blueprints.training import private_routes  # noqa: E402,F401  (private courses: proposals, the private link)

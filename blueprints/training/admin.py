@@ -80,7 +80,8 @@ def session(session_id: int):
 
 def _session_page(session: TrainingSession):
     return render_template("admin/session.html", session=session, held=session.seats_held, left=session.seats_left,
-                           action_form=ActionForm(formdata=None), activity=client_activity(session.bookings))
+                           action_form=ActionForm(formdata=None), activity=client_activity(session.bookings),
+                           **private_admin.session_extras(session))
 
 
 def _invalid_action(form: ActionForm, session: TrainingSession):
@@ -352,3 +353,6 @@ def calendar():
     if first is None:
         abort(404)
     return render_template("admin/calendar.html", month=month.build(first, zone, today), zone=zone, today=today)
+
+
+from blueprints.training import private_admin  # noqa: E402  (private courses, joining details, days: their own module)

@@ -84,19 +84,21 @@ class BookingResult:
 def book_session(
     session_id: int, *, name: str, email: str, company: str = "", seats: int = 1, notes: str = "",
     waitlist: bool = False, now: datetime | None = None, billing_address: str = "", vat_id: str = "",
-    po_reference: str = "",
+    po_reference: str = "", private_link: bool = False, added_by=None,
 ) -> BookingResult:
     """Take seats on a session, or join its waitlist when `waitlist` is set and the seats are not there.
 
     Raises SessionUnavailable (unknown, private, cancelled or past), NotEnoughSeats (the seats
     are not free and `waitlist` is false) or BookingError (a seat count the session cannot take).
+    `private_link`: a private session, through its booking link (blueprints/training/private.py) or added by
+    the consultant (`added_by`); the seat is confirmed at once (the client agreed the course), with its invite.
     """
     now = now or utcnow()
     begin_write()
     session = lock_session(session_id)
     if session is None:
         raise SessionUnavailable("There is no such session.", 404)
-    session.check_bookable(now)
+    session.check_bookable(now, private_link=private_link)
     status = session.admit(seats, waitlist=waitlist)
     booking = Booking(
         session=session, name=name.strip(), email=email.strip(), company=(company or "").strip(), seats=seats,
@@ -109,8 +111,15 @@ def book_session(
     db.session.add(booking)
     db.session.flush()
     token = link_token(booking)
-    mail_client("booking_received" if status == Booking.PENDING else "booking_waitlisted", booking)
-    mail_consultant("booking_new", booking)
+    if private_link and status == Booking.PENDING:
+        booking.confirm()
+        db.session.flush()
+        AuditLog.record(added_by or as_client(booking), "booking.confirm", booking, via="private course")
+        _mail_confirmed(booking, None)
+    else:
+        mail_client("booking_received" if status == Booking.PENDING else "booking_waitlisted", booking)
+    if added_by is None:  # the consultant who added someone needs no email about it
+        mail_consultant("booking_new", booking)
     record_conversion(stats.BOOKING, f"booking:{booking.id}")
     db.session.flush()
     return BookingResult(booking, token)
@@ -149,7 +158,9 @@ def confirm_booking(booking: Booking, actor, message: str = "") -> Booking:
     booking = _lock_booking(booking)
     booking.confirm()
     audit(actor, "booking.confirm", booking, note=message.strip())
-    _mail_confirmed(booking, issue_invoice(booking, actor), message=message.strip())
+    # A private course is quoted to the client as a whole, not invoiced per seat.
+    invoice = None if booking.session.is_private else issue_invoice(booking, actor)
+    _mail_confirmed(booking, invoice, message=message.strip())
     db.session.flush()
     return booking
 

@@ -75,9 +75,17 @@ def check_times(starts_at: datetime, ends_at: datetime) -> None:
         raise BookingError("The new start is in the past.")
 
 
-def _move_in_time(session: TrainingSession, starts_at: datetime, ends_at: datetime, actor, message: str = "") -> None:
-    """Under the session's lock: new times, and everyone booked is told (confirmed ones get an updated invite)."""
+def _move_in_time(session: TrainingSession, starts_at: datetime, ends_at: datetime, actor, message: str = "",
+                  days=None) -> None:
+    """Under the session's lock: new times, and everyone booked is told (confirmed ones get an updated invite).
+
+    `days` ((start, end) pairs, blueprints/training/days.py) replaces the session's own days; without it the
+    new range's default days apply (a custom set of days does not survive a move of the whole range).
+    """
     old_starts, old_ends = session.starts_at, session.ends_at
+    from models.session_days import SessionDay
+
+    session.custom_days = [SessionDay(starts_at=s, ends_at=e, position=n) for n, (s, e) in enumerate(days or [])]
     session.starts_at, session.ends_at = starts_at, ends_at
     session.sequence += 1
     for booking in _active_bookings(session):

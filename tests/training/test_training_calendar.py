@@ -110,6 +110,8 @@ def test_calendar_feed_parses_with_stable_uids(client, app):
 
 
 def test_session_across_the_clocks_going_back_shows_the_right_local_times(client, app):
+    """09:00 on Saturday to 17:00 on Monday is three 09:00–17:00 days (models/session_days.py), each at 09:00
+    local on either side of the change (tests/training/test_multi_day_sessions.py goes further)."""
     sunday = future_last_sunday_of_october()
     saturday_start = datetime(sunday.year, sunday.month, sunday.day - 1, 9, 0, tzinfo=LONDON)  # BST, UTC+1
     monday_end = datetime(sunday.year, sunday.month, sunday.day, 17, 0, tzinfo=LONDON) + timedelta(days=1)  # GMT
@@ -118,14 +120,17 @@ def test_session_across_the_clocks_going_back_shows_the_right_local_times(client
     assert session.starts_at.hour == 8 and session.ends_at.hour == 17  # stored as UTC instants
     html = client.get(f"/training/sessions/{session.id}/book").get_data(as_text=True)
     assert "09:00 BST (UTC+01:00)" in html
-    assert "17:00 GMT (UTC+00:00)" in html
+    assert "09:00 GMT (UTC+00:00)" in html and "Day 3" in html
     result = run(ops.book_session, session.id, name="A", email="a@example.com")
     run(ops.confirm_booking, result.booking, None)
     message = latest("booking_confirmed")
-    assert "09:00 BST (UTC+01:00)" in message.text_body and "17:00 GMT (UTC+00:00)" in message.text_body
+    assert "09:00 BST (UTC+01:00)" in message.text_body and "09:00 GMT (UTC+00:00)" in message.text_body
     event = only_event(invite_of(message)[1])
     assert event.decoded("DTSTART") == saturday_start.astimezone(timezone.utc)
-    assert event.decoded("DTEND") == monday_end.astimezone(timezone.utc)
+    assert event.decoded("DTEND") == saturday_start.replace(hour=17).astimezone(timezone.utc)
+    assert [d.dt for r in [event["RDATE"]] for d in r.dts] == [
+        (saturday_start + timedelta(days=n)).replace(tzinfo=None).replace(tzinfo=LONDON).astimezone(timezone.utc)
+        for n in (1, 2)]
 
 
 def test_confirmation_reaches_a_real_smtp_server_with_the_invite(mail_app, smtp_server):

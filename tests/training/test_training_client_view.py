@@ -148,9 +148,10 @@ def test_times_say_the_zone_once_across_daylight_saving_changes():
 
 
 def test_pages_emails_and_invites_write_times_the_one_way(client, app):
+    """Across the change to summer time; 09:00 Saturday to 17:00 Sunday is two days of 09:00–17:00 local."""
     start, end = LONDON_MARCH
     session = make_session(starts_at=start, ends_at=end, timezone="Europe/London", capacity=5)
-    starts, ends = "Sat 27 March 2027, 09:00 GMT (UTC+00:00)", "Sun 28 March 2027, 17:00 BST (UTC+01:00)"
+    starts, day2 = "Sat 27 March 2027, 09:00 GMT (UTC+00:00)", "Sun 28 March 2027, 09:00 BST (UTC+01:00)"
     result = book(session, "Ana")
     pages = [client.get(url).get_data(as_text=True) for url in (
         "/training", f"/training/{session.course.slug}", f"/training/sessions/{session.id}/book",
@@ -159,16 +160,16 @@ def test_pages_emails_and_invites_write_times_the_one_way(client, app):
         words = text_of(page)
         assert starts in words
         assert "(Europe/London)" not in words and "Time zone" not in words
-    assert ends in text_of(pages[2]) and ends in text_of(pages[3])
+    assert f"Day 2 {day2} to 17:00" in text_of(pages[2]) and f"Day 2 {day2} to 17:00" in text_of(pages[3])
     run(ops.confirm_booking, result.booking, object())
     confirmed = db.session.scalar(select(OutboxMessage).where(OutboxMessage.template == "booking_confirmed"))
-    assert f"Starts: {starts}" in confirmed.text_body and f"Ends:   {ends}" in confirmed.text_body
+    assert f"Day 1: {starts} to 17:00" in confirmed.text_body and f"Day 2: {day2} to 17:00" in confirmed.text_body
     attachment, = confirmed.attachments
     invite = Calendar.from_ical(base64.b64decode(attachment["data"]))
     description = str(next(iter(invite.walk("VEVENT")))["DESCRIPTION"])
-    assert f"Starts {starts}, ends {ends}." in description
+    assert f"Day 1: {starts} to 17:00\nDay 2: {day2} to 17:00" in description
     feed = Calendar.from_ical(client.get("/training/calendar.ics").data)
-    assert f"Starts {starts}." in str(next(iter(feed.walk("VEVENT")))["DESCRIPTION"])
+    assert f"Day 1 of 2: {starts} to 17:00." in str(next(iter(feed.walk("VEVENT")))["DESCRIPTION"])
 
 
 # --- the booking page --------------------------------------------------------------------------
