@@ -22,6 +22,7 @@ from blueprints.training.emails import mail_client
 from blueprints.training.operations import lock_session
 from extensions import db
 from mail.compose import Attachment
+from mail.message import clean_text
 from models import Attendance, AuditLog, Booking, Certificate, TrainingSession, utcnow
 from models.attendance import day_hours, session_dates
 from models.bookings import BookingStateError
@@ -136,7 +137,7 @@ def regenerate_certificate(certificate: Certificate, actor, name: str) -> Certif
     if not attended:
         raise BookingStateError("This person is no longer marked as attending any day.")
     old = booking.name
-    booking.name = name.strip()
+    booking.name = clean_text(name)  # one line: it is the To name of the email too
     _fill(certificate, booking, attended)
     certificate.regenerated_at = utcnow()
     db.session.flush()

@@ -22,12 +22,13 @@ from blueprints.training import bp
 from blueprints.training.aftercare_forms import InterestForm
 from blueprints.training.forms import ConfirmForm
 from blueprints.training.links import book_url
+from blueprints.training.routes import TOO_FAST_ANSWER
 from extensions import csrf, db, limiter
 from mail.compose import queue_email, recipient_key
 from models import AuditLog, Course, InterestAnnouncement, InterestEntry, TrainingSession, utcnow
 from models.interest import CONFIRM_WITHIN
 from models.transactions import begin_write
-from web.spam import arm, spam_reason, submit_once
+from web.spam import TOO_FAST, arm, spam_reason, submit_once
 
 FORM_NAME = "interest"
 
@@ -174,12 +175,17 @@ def interest(slug: str):
     if request.method == "GET":
         arm(form, FORM_NAME)
     elif form.validate_on_submit():
-        def ask():
-            if spam_reason(form, FORM_NAME) is None:  # a bot sees the same answer and nothing is stored
-                request_interest(course, form.email.data)
-            return url_for("training.interest_sent", slug=slug), None
+        reason = spam_reason(form, FORM_NAME)
+        if reason == TOO_FAST:  # a person with autofill, most likely: one more press, with a fresh stamp
+            arm(form, FORM_NAME)
+            form.form_token.errors = [TOO_FAST_ANSWER]
+        else:
+            def ask():
+                if reason is None:  # a bot sees the same answer and nothing is stored
+                    request_interest(course, form.email.data)
+                return url_for("training.interest_sent", slug=slug), None
 
-        return submit_once(form, FORM_NAME, ask)
+            return submit_once(form, FORM_NAME, ask)
     return render_template("training/interest.html", course=course, form=form), (422 if form.errors else 200)
 
 
