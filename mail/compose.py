@@ -66,6 +66,7 @@ def queue_email(
     attachments: list[Attachment] | None = None,
     automatic: bool | None = None,
     thread: Thread | None = None,
+    list_unsubscribe: str | None = None,
     **context,
 ) -> OutboxMessage:
     """Render templates/email/<template>.{subject.txt,txt,html} and add an outbox row.
@@ -74,6 +75,7 @@ def queue_email(
     one line before Flask-Mail writes the headers, so CR/LF in them can never add a header.
     `automatic` (by default: the template is in AUTOMATIC_TO_UNVERIFIED) puts the message under
     the per-recipient cap. `thread` (from thread_for) makes it a reply within that thread.
+    `list_unsubscribe` (an https/http URL of the site) makes it list mail with a one-click unsubscribe (RFC 8058).
     """
     context.setdefault("site_url", current_app.config["SITE_URL"])
     site = site_settings.current()
@@ -93,6 +95,7 @@ def queue_email(
         html_body=render_template(f"email/{template}.html", **context),
         attachments=[a.as_json() for a in attachments or []],
         related=related,
+        list_unsubscribe=list_unsubscribe,
     )
     if thread is not None:
         message.in_reply_to = thread.in_reply_to

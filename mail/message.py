@@ -256,6 +256,22 @@ def _with_notice(html_body: str, markup: str) -> str:
     return html_body[:at] + markup + html_body[at:]
 
 
+# A one-click unsubscribe address: the site's own http(s) URL, nothing a header could be broken with.
+_UNSUBSCRIBE_URL = re.compile(r"https?://[A-Za-z0-9.:\[\]-]+/[A-Za-z0-9/_.~%-]*")
+
+
+def _extra_headers(row: OutboxMessage, personal: bool) -> dict | None:
+    headers = {} if personal else {"Auto-Submitted": "auto-generated"}
+    url = row.list_unsubscribe
+    if url:
+        if not _UNSUBSCRIBE_URL.fullmatch(url) or len(url) > 400:
+            raise UnsafeMessage("a List-Unsubscribe address that is not a plain URL of the site")
+        # RFC 2369 + RFC 8058: a mail provider POSTs List-Unsubscribe=One-Click to the URL, no sign-in.
+        headers["List-Unsubscribe"] = f"<{url}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    return headers or None
+
+
 def build_message(row: OutboxMessage, config, *, smtputf8: bool = True) -> OutgoingMessage:
     """The Flask-Mail Message for an outbox row (needs an app context, as Flask-Mail does).
 
@@ -287,7 +303,7 @@ def build_message(row: OutboxMessage, config, *, smtputf8: bool = True) -> Outgo
         date=utcnow().timestamp(),
         charset=BODY_CHARSET,
         # RFC 3834: no vacation auto-replies to a machine-sent message.
-        extra_headers=None if personal else {"Auto-Submitted": "auto-generated"},
+        extra_headers=_extra_headers(row, personal),
     )
     message.msgId = clean_text(row.message_id)  # fixed when queued: a retry is the same message
     for attachment in row.attachments or []:

@@ -25,7 +25,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from extensions import db
 from models import base
 from models.case_studies import CaseStudy, case_study_services
+from models.certificates import Certificate
 from models.content import Comment, Post, Service, Tag, post_tags
+from models.feedback import Feedback
 from models.media import MediaFile
 from models.redirects import Redirect
 from models.session_days import SessionDay
@@ -39,12 +41,15 @@ from models.training import Booking, Course, TrainingSession
 PUBLIC = frozenset({Service.__table__, Post.__table__, Tag.__table__, post_tags, Comment.__table__,
                     Course.__table__, TrainingSession.__table__, Booking.__table__, Redirect.__table__,
                     MediaFile.__table__, SiteSettings.__table__,
-                    CaseStudy.__table__, case_study_services, SessionDay.__table__})
+                    CaseStudy.__table__, case_study_services, SessionDay.__table__,
+                    # /certificates/<id> shows a certificate; approved quotes show on course and service pages.
+                    Certificate.__table__, Feedback.__table__})
 # Never shown by a public page: a write to these leaves cached pages as they are.
 PRIVATE = frozenset({"admin_login_failures", "admin_users", "admin_tokens", "admin_recovery_codes", "admin_sessions", "audit_log", "digest_runs", "enquiries", "enquiry_messages", "imported_items",
                      "outbox_messages", "used_form_stamps", "stats_salts", "stats_hits", "stats_counters", "stats_conversions",
                      "business_details", "invoice_counters", "invoices", "stripe_events",
-                     "session_proposals", "private_links"})
+                     "session_proposals", "private_links",
+                     "attendance", "session_minimums", "interest_entries", "interest_announcements"})
 # When a public page changes by itself: a scheduled post is published, a session starts.
 SCHEDULED = (Post.published_at, TrainingSession.starts_at)
 

@@ -45,6 +45,8 @@ class OutboxMessage(db.Model):
     # the Message-ID it answers, and every earlier one of the thread, space-separated.
     in_reply_to: Mapped[str | None] = mapped_column(String(255))
     thread_references: Mapped[str | None] = mapped_column(Text)
+    # A list mail's one-click unsubscribe address (RFC 8058): sent as List-Unsubscribe with List-Unsubscribe-Post.
+    list_unsubscribe: Mapped[str | None] = mapped_column(String(500))
 
     status: Mapped[str] = mapped_column(String(20), default=PENDING, index=True)
     # Every delivery try, the successful one included (a message sent on its second try shows 2).

@@ -305,8 +305,11 @@ def populate() -> dict[str, list[str]]:
     populate_invoices_extra()
     populate_archive()
     populate_cases()
+    aftercare = populate_aftercare()
     known = known_values()
-    known["token"] = [BOOKING_TOKEN, PRICED_BOOKING_TOKEN]
+    known["token"] = [BOOKING_TOKEN, PRICED_BOOKING_TOKEN, *aftercare.pop("token")]
+    for key, values in aftercare.items():  # ids beyond the first few a table's rows give (known_values)
+        known[key] = list(dict.fromkeys([*values, *known.get(key, [])]))
     known.update({key: values + known.get(key, []) for key, values in populate_private().items()})
     populate_account(known)
     return known
@@ -488,3 +491,44 @@ def populate_private() -> dict[str, list[str]]:
     db.session.commit()
     return {"token": [private.link_token(link), private.proposal_token(waiting)],
             "session_id": [str(session.id)], "enquiry_id": [str(enquiry.id)]}
+
+def populate_aftercare() -> dict[str, list[str]]:
+    """#16 after the course: a past session with attendance, a certificate and a quote awaiting approval, an
+    upcoming one awaiting its go/no-go, and interest entries (pending, confirmed). Returns their URL values."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    from blueprints.training import certificates
+    from blueprints.training.interest import entry_token
+    from blueprints.training.links import link_token
+    from extensions import db
+    from models import Booking, Certificate, Course, Feedback, InterestEntry, SessionMinimum
+    from models.attendance import session_dates
+    from tests.factories import make_booking, make_session
+
+    course = db.session.scalar(select(Course).order_by(Course.position).limit(1))
+    starts = datetime.now(UTC).replace(microsecond=0, minute=0) - timedelta(days=4)
+    past = make_session(course=course, starts_at=starts, ends_at=starts + timedelta(days=1, hours=8))
+    came = make_booking(past, name="Zoë Ångström", company="Nordlicht GmbH", status=Booking.CONFIRMED)
+    quoted = make_booking(past, name="محمد الأحمد", email="m@example.org", status=Booking.CONFIRMED)
+    certificates.mark_attendance(past, None, {(came.id, day) for day in session_dates(past)})
+    certificates.issue_certificates(past, None)
+    db.session.flush()
+    # A fixed verification id: every test's populate() has the same URLs (the form walk is cached per worker).
+    db.session.execute(update(Certificate).values(id="fuzz-certificate-00000000001"))
+    db.session.add(Feedback(booking_id=quoted.id, session_id=past.id, course_id=course.id, answered_at=datetime.now(UTC),
+                            rating_overall=5, rating_content=4, rating_trainer=5, comment="Sehr gut.", may_quote=True,
+                            quote_name="محمد", quote_company="شركة", quote_status=Feedback.PENDING))
+    soon = make_session(course=course, starts_at=datetime.now(UTC).replace(microsecond=0) + timedelta(days=2))
+    make_booking(soon, status=Booking.CONFIRMED)
+    db.session.add(SessionMinimum(session_id=soon.id, min_attendees=4, decide_by=soon.local_starts_at.date()))
+    entries = [InterestEntry(course_id=course.id, email=f"{status}@bücher.example", email_key=f"{status}@xn--bcher-kva.example",
+                             status=status, token_hash=f"{status:0<64}"[:64],
+                             confirmed_at=datetime.now(UTC) if status == InterestEntry.CONFIRMED else None)
+               for status in (InterestEntry.PENDING, InterestEntry.CONFIRMED)]
+    db.session.add_all(entries)
+    db.session.flush()
+    tokens = [link_token(came), link_token(quoted), *(entry_token(e) for e in entries)]
+    db.session.commit()
+    return {"token": tokens, "session_id": [str(past.id), str(soon.id)]}

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from blueprints.admin import bp
 from blueprints.csv_export import csv_response
 from blueprints.forms import ActionForm, options, utc_to_local
-from blueprints.training import month, operations, schedule
+from blueprints.training import interest, month, operations, schedule
 from blueprints.training.activity import client_activity
 from blueprints.training.forms import CourseForm, SessionForm
 from extensions import db
@@ -66,7 +66,10 @@ def session_new():
         db.session.add(session)
         db.session.flush()
         AuditLog.record(current_user, "session.create", session)
+        announced = interest.announce_session(session, current_user)  # the course's interest list, once
         db.session.commit()
+        if announced:
+            flash(f"{announced} {'person' if announced == 1 else 'people'} on the interest list emailed.", "success")
         flash("Session scheduled.", "success")
         return redirect(url_for("admin.session", session_id=session.id), code=303)
     status = 422 if request.method == "POST" else 200  # a valid POST has redirected
@@ -79,9 +82,11 @@ def session(session_id: int):
 
 
 def _session_page(session: TrainingSession):
+    from blueprints.training.minimum import minimum_context
+
     return render_template("admin/session.html", session=session, held=session.seats_held, left=session.seats_left,
                            action_form=ActionForm(formdata=None), activity=client_activity(session.bookings),
-                           **private_admin.session_extras(session))
+                           **private_admin.session_extras(session), **minimum_context(session))
 
 
 def _invalid_action(form: ActionForm, session: TrainingSession):

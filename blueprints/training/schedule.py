@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from blueprints.invoices.operations import credit_booking, pdf_attachment
 from blueprints.training.emails import invite, mail_client
-from blueprints.training.links import booking_url
+from blueprints.training.links import book_url, booking_url
 from blueprints.training.operations import audit, end_checkout, lock_session, promote_waitlist, reinvoice, when
 from extensions import db
 from models import AuditLog, Booking, TrainingSession, utcnow
@@ -46,6 +46,7 @@ def cancel_session(session: TrainingSession, actor, message: str = "") -> Traini
     session.status = TrainingSession.CANCELLED
     session.sequence += 1
     bookings = _active_bookings(session)
+    next_session = next_public_session(session)
     for booking in bookings:
         was_confirmed = booking.status == Booking.CONFIRMED
         booking.cancel()
@@ -59,10 +60,17 @@ def cancel_session(session: TrainingSession, actor, message: str = "") -> Traini
             if credit_note is not None:
                 attachments.append(pdf_attachment(credit_note))
         mail_client("booking_session_cancelled", booking, attachments=attachments, message=message.strip(),
-                    credit_note=credit_note)
+                    credit_note=credit_note, next_session=next_session,
+                    next_book_url=book_url(next_session) if next_session else None)
     audit(actor, "session.cancel", session, note=message.strip(), bookings=len(bookings))
     db.session.flush()
     return session
+
+
+def next_public_session(session: TrainingSession) -> TrainingSession | None:
+    """The next open public session of the same course, to offer to the people of a cancelled one."""
+    return db.session.scalar(TrainingSession.upcoming().where(
+        TrainingSession.course_id == session.course_id, TrainingSession.id != session.id).limit(1))
 
 
 def check_times(starts_at: datetime, ends_at: datetime) -> None:
