@@ -38,11 +38,10 @@ class Keeper:
         return getattr(getattr(import_module(module), model), name)
 
 
-# Everything that must be kept with the bookings it refers to. A certificate of attendance (a
-# `certificates` table with a `booking_id`) is one more line here:
-#     Keeper("certificate", "certificates", "it proves someone attended", "models.certificates:Certificate.booking_id"),
+# Everything that must be kept with the bookings it refers to, one line each.
 KEEPERS: tuple[Keeper, ...] = (
     Keeper("invoice", "invoices", "an issued invoice is kept as it was issued", "models.invoices:Invoice.booking_id"),
+    Keeper("certificate", "certificates", "it proves someone attended", "models.certificates:Certificate.booking_id"),
 )
 
 

@@ -13,42 +13,39 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from extensions import db
 from models.base import UTCDateTime, utcnow
+from models.session_days import days_of, local
 
 
 def session_dates(session) -> list[date]:
-    """The local calendar dates the session runs on, in its own time zone, first to last.
-
-    One block from starts_at to ends_at: every date from the local start to the local end (an end at
-    midnight belongs to the day before).
-    """
+    """The local calendar dates the session runs on, in its own time zone, first to last: one per day of
+    models.session_days (its own rows, or the default split), and for a single block over several dates every
+    date it covers (an end at midnight belongs to the day before)."""
+    days = days_of(session)
+    if len(days) > 1:
+        return [local(day.starts_at, session.timezone).date() for day in days]
     start, end = session.local_starts_at, session.local_ends_at
     last = end.date()
     if end.time() == datetime.min.time() and last > start.date():
         last -= timedelta(days=1)
-    days = []
-    day = start.date()
-    while day <= last and len(days) < 366:
-        days.append(day)
+    dates, day = [], start.date()
+    while day <= last and len(dates) < 366:
+        dates.append(day)
         day += timedelta(days=1)
-    return days
+    return dates
 
 
 def day_hours(session) -> dict[date, float]:
-    """Teaching hours of each of the session's days.
-
-    One day: from start to end. Several days in one block: each day from the start's clock time to the end's
-    (09:00-17:00 each day), or, if that is not a positive span, the block's hours shared out equally.
-    """
-    days = session_dates(session)
-    if not days:
+    """Teaching hours of each of the session's days: each day's own time range; a single block over several
+    dates has its hours shared out equally."""
+    days = days_of(session)
+    if len(days) > 1:
+        return {local(day.starts_at, session.timezone).date(): round(day.duration.total_seconds() / 3600, 2)
+                for day in days}
+    dates = session_dates(session)
+    if not dates:
         return {}
-    start, end = session.local_starts_at, session.local_ends_at
-    if len(days) == 1:
-        return {days[0]: round((end - start).total_seconds() / 3600, 2)}
-    clock = (datetime.combine(date.min, end.time()) - datetime.combine(date.min, start.time())).total_seconds() / 3600
-    if clock <= 0:
-        clock = (session.ends_at - session.starts_at).total_seconds() / 3600 / len(days)
-    return {day: round(clock, 2) for day in days}
+    hours = (session.ends_at - session.starts_at).total_seconds() / 3600 / len(dates)
+    return {day: round(hours, 2) for day in dates}
 
 
 class Attendance(db.Model):

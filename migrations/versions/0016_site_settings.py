@@ -5,7 +5,7 @@ The row is filled by `flask seed` from the environment (SITE_NAME, CONSULTANT_NA
 SITE_TIMEZONE); until then the site shows those same defaults.
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-02 08:10:00
 
 """
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0012'
+down_revision = '0015'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """private courses (proposed dates, private booking links), joining details, the days of a multi-day session
 
 Revision ID: 0019
-Revises: 0012
+Revises: 0017
 Create Date: 2026-12-02 08:00:00
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0019'
-down_revision = '0012'
+down_revision = '0017'
 branch_labels = None
 depends_on = None
 

@@ -1,7 +1,7 @@
 """aftercare
 
 Revision ID: 0020
-Revises: 0012
+Revises: 0019
 Create Date: 2026-12-02 07:54:08.536064
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0020'
-down_revision = '0012'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
