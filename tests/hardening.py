@@ -203,7 +203,7 @@ def converter_kind(rule, argument: str) -> str:
     return "default"
 
 
-def urls_for_rule(rule, known: dict[str, list[str]], limit: int = 6) -> list[str]:
+def urls_for_rule(rule, known: dict[str, list[str]], limit: int = 10) -> list[str]:
     """Concrete URLs for a rule: known real values for its arguments (by name) plus dummies."""
     arguments = sorted(rule.arguments)
     choices = []

@@ -1,12 +1,12 @@
 """Case study workflows shared by the public pages, the admin editor and `flask seed --demo`."""
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import url_for
 from sqlalchemy import select
 
 from blueprints.blog.operations import slugify
 from extensions import db
-from models import AuditLog, CaseStudy, Service
+from models import AuditLog, CaseStudy, Service, site_settings
 from models.base import slug_taken
 
 
@@ -66,7 +66,7 @@ ACTIONS = {"publish": publish, "unpublish": unpublish}
 def structured_data(item: CaseStudy) -> dict:
     """schema.org Article: what the page says and nothing more (no ratings or reviews; the quote stays on the page)."""
     url = url_for("cases.case_study", slug=item.slug, _external=True)
-    consultant = {"@type": "Person", "name": current_app.config["CONSULTANT_NAME"], "url": url_for("site.home", _external=True)}
+    consultant = {"@type": "Person", "name": site_settings.current().consultant_name, "url": url_for("site.home", _external=True)}
     data = {
         "@context": "https://schema.org",
         "@type": "Article",

@@ -23,7 +23,7 @@ from blueprints.training.operations import lock_session
 from extensions import db
 from mail.compose import Attachment
 from mail.message import clean_text
-from models import Attendance, AuditLog, Booking, Certificate, TrainingSession, utcnow
+from models import Attendance, AuditLog, Booking, Certificate, TrainingSession, site_settings, utcnow
 from models.attendance import day_hours, session_dates
 from models.bookings import BookingStateError
 from models.certificates import new_certificate_id
@@ -81,7 +81,7 @@ def _fill(certificate: Certificate, booking: Booking, attended: list[date]) -> N
     certificate.first_day, certificate.last_day = attended[0], attended[-1]
     certificate.days = len(attended)
     certificate.minutes = round(sum(hours.get(day, 0) for day in attended) * 60)
-    certificate.consultant_name = current_app.config["CONSULTANT_NAME"]
+    certificate.consultant_name = site_settings.current().consultant_name
     certificate.pdf = render_pdf(certificate)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, flash, redirect, request, url_for
+from flask import flash, redirect, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -23,7 +23,7 @@ from blueprints.training.emails import mail_client
 from blueprints.training.operations import lock_session
 from extensions import db
 from mail.compose import queue_email
-from models import AuditLog, Booking, SessionMinimum, TrainingSession, utcnow
+from models import AuditLog, Booking, SessionMinimum, TrainingSession, site_settings, utcnow
 from models.bookings import BookingError, BookingStateError
 from models.transactions import NotAllowed, begin_write
 from web.template_helpers import format_datetime
@@ -122,8 +122,8 @@ def send_decision_requests(now: datetime | None = None) -> int:
             minimum.asked_at = now
         if overdue:
             minimum.reminded_at = now
-        queue_email("session_decision_due", to=current_app.config["CONSULTANT_EMAIL"],
-                    to_name=current_app.config["CONSULTANT_NAME"], related=f"session:{session.id}", automatic=False,
+        queue_email("session_decision_due", to=site_settings.current().consultant_email,
+                    to_name=site_settings.current().consultant_name, related=f"session:{session.id}", automatic=False,
                     session=session, course=session.course, minimum=minimum, reminder=reminder,
                     confirmed=minimum.confirmed_seats(), held=minimum.held_seats(),
                     admin_url=url_for("admin.session", session_id=session.id, _external=True, _anchor="go-no-go"))

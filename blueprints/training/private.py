@@ -18,7 +18,7 @@ from blueprints.training import operations as ops
 from blueprints.training import schedule
 from extensions import db
 from mail.compose import queue_email, thread_for
-from models import AuditLog, Enquiry, TrainingSession, utcnow
+from models import AuditLog, Enquiry, TrainingSession, site_settings, utcnow
 from models.proposals import PrivateLink, SessionProposal, hash_token
 from models.session_days import SessionDay
 from models.transactions import NotAllowed, begin_write, locked
@@ -58,9 +58,9 @@ def _with_token(row, token_for) -> None:
 
 
 def _client_mail(template: str, enquiry: Enquiry, **context) -> None:
-    config = current_app.config
+    site = site_settings.current()
     queue_email(template, thread=thread_for(f"enquiry:{enquiry.id}", enquiry.email), to=enquiry.email,
-                to_name=enquiry.name, reply_to=config["CONSULTANT_EMAIL"], reply_to_name=config["CONSULTANT_NAME"],
+                to_name=enquiry.name, reply_to=site.consultant_email, reply_to_name=site.consultant_name,
                 related=f"enquiry:{enquiry.id}", enquiry=enquiry, **context)
 
 
@@ -144,8 +144,8 @@ def accept_proposal(proposal: SessionProposal, now: datetime | None = None) -> P
             enquiry.status = Enquiry.WON
         _client_mail("private_link", enquiry, session=proposal.session, course=proposal.session.course,
                      link_url=private_link_url(link), chosen=True)
-        config = current_app.config
-        queue_email("private_chosen", to=config["CONSULTANT_EMAIL"], to_name=config["CONSULTANT_NAME"],
+        site = site_settings.current()
+        queue_email("private_chosen", to=site.consultant_email, to_name=site.consultant_name,
                     reply_to=enquiry.email, reply_to_name=enquiry.name, related=f"enquiry:{enquiry.id}",
                     enquiry=enquiry, session=proposal.session, course=proposal.session.course,
                     admin_url=url_for("admin.session", session_id=proposal.session_id, _external=True))

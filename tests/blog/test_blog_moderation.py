@@ -90,7 +90,7 @@ def test_a_stale_action_changes_nothing_and_says_so(admin_client, app):
 def test_unknown_comment_or_action_is_404_and_get_is_not_allowed(admin_client, app):
     comment = make_comment()
     assert admin_client.post("/admin/comments/999/approve", data={"seen": "pending"}).status_code == 404
-    assert admin_client.post(f"/admin/comments/{comment.id}/delete", data={"seen": "pending"}).status_code == 404
+    assert admin_client.post(f"/admin/comments/{comment.id}/destroy", data={"seen": "pending"}).status_code == 404
     assert admin_client.get(f"/admin/comments/{comment.id}/approve").status_code == 405
     assert reload(comment).status == Comment.PENDING
 

@@ -36,7 +36,7 @@ def check_headers(response, *, https: bool, where: str) -> None:
     assert "*" not in csp.split(), where
     assert h.get("X-Content-Type-Options") == "nosniff", where
     allowed = {"strict-origin-when-cross-origin"}
-    if response.request.path.startswith(("/bookings/", "/training/proposals/", "/training/private/")):
+    if response.request.path.startswith(("/bookings/", "/training/proposals/", "/training/private/", "/interest/")):
         allowed.add("same-origin")  # a secret in the address: stricter, still sends the Referer CSRF needs
     assert h.get("Referrer-Policy") in allowed, f"{where}: Referrer-Policy {h.get('Referrer-Policy')}"
     permissions = h.get("Permissions-Policy", "")

@@ -47,7 +47,14 @@ def test_xss_corpus_through_every_displayed_field(app, fuzz_world):  # noqa: F81
     for seq, (endpoint, (page, admin)) in enumerate(order, start=1):
         if endpoint in SKIP:
             continue
-        form = fresh_form(app, clients[admin], endpoint, page)
+        try:
+            form = fresh_form(app, clients[admin], endpoint, page)
+        except AssertionError:
+            # Archive/delete/restore ask on a page that offers the button only while allowed: a booking made by an
+            # earlier payload takes it away. They carry no text (only the CSRF token), so nothing is lost here.
+            if any(word in endpoint for word in ("archive", "delete", "restore", "remove")):
+                continue
+            raise
         if not any(f.kind in FREE_TEXT for f in form.fields):
             continue
         for pairs in payload_submissions(form, seq):
