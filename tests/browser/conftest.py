@@ -196,3 +196,22 @@ def vnu(tmp_path_factory):
         return found
 
     return check
+
+
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+
+
+@pytest.fixture(scope="session")
+def axe():
+    """axe-core on a page, WCAG 2.1 A/AA: the violations as readable lines (none: an empty list)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    engine = Axe()
+    options = {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
+
+    def run(page) -> list[str]:
+        results = engine.run(page, options=options)
+        return [f"{v['id']} ({v['impact']}): {v['help']} -> " + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
+                for v in results.response["violations"]]
+
+    return run

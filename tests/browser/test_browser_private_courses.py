@@ -15,22 +15,6 @@ from tests.browser.helpers import WIDTHS, body_text, log_in, new_context, screen
 pytestmark = pytest.mark.browser
 
 SLICE = "private"
-WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-
-
-@pytest.fixture(scope="module")
-def axe():
-    from axe_playwright_python.sync_playwright import Axe
-
-    engine = Axe()
-    options = {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
-
-    def run(page) -> list[str]:
-        results = engine.run(page, options=options)
-        return [f"{v['id']} ({v['impact']}): {v['help']} -> " + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
-                for v in results.response["violations"]]
-
-    return run
 
 
 @pytest.fixture(params=list(WIDTHS))

@@ -12,7 +12,6 @@ from tests.browser.helpers import WIDTHS, log_in, new_context, screenshot
 pytestmark = pytest.mark.browser
 
 SLICE = "settings"
-WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SITE_NAME = "مكتب لينوس"
 HEADING = "Infraestructura que no se cae"
 FOOTER = "ייעוץ תשתיות · Beratung für Rechenzentren"
@@ -34,21 +33,6 @@ def restore_settings(live_server):
             setattr(row, name, value)
         db.session.commit()
         db.session.remove()
-
-
-@pytest.fixture(scope="module")
-def axe():
-    from axe_playwright_python.sync_playwright import Axe
-
-    engine = Axe()
-    options = {"runOnly": {"type": "tag", "values": WCAG_21_AA}, "resultTypes": ["violations"]}
-
-    def run(page) -> list[str]:
-        results = engine.run(page, options=options)
-        return [f"{v['id']} ({v['impact']}): {v['help']} -> " + "; ".join(" ".join(n["target"]) for n in v["nodes"][:5])
-                for v in results.response["violations"]]
-
-    return run
 
 
 @pytest.fixture(params=list(WIDTHS))
