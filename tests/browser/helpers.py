@@ -190,3 +190,13 @@ def type_into(page, field_selector: str, text: str) -> None:
     """Tab to a field and type, as a person at a keyboard does."""
     tab_to(page, field_selector)
     page.keyboard.type(text)
+
+
+def audit_page(page, axe, vnu, name: str, width: str, slice_name: str) -> None:
+    """No axe violation, valid HTML, nothing wider than the screen; saves the screenshot <slice>-<name>-<px>.png."""
+    assert axe(page) == [], f"axe on {name} at {width}"
+    problems = vnu({name: page.content()})
+    assert problems[name] == [], f"HTML checker on {name}: {problems[name]}"
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"{name} is {overflow}px wider than the {width} screen"
+    screenshot(page, f"{slice_name}-{name}-{WIDTHS[width][0]}")

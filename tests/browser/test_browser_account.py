@@ -10,7 +10,7 @@ import uuid
 import pyotp
 import pytest
 
-from tests.browser.helpers import WIDTHS, new_context, screenshot
+from tests.browser.helpers import WIDTHS, audit_page, new_context
 
 pytestmark = pytest.mark.browser
 
@@ -47,12 +47,7 @@ def clock(monkeypatch):
 
 
 def check_page(page, axe, vnu, name: str, width: str) -> None:
-    assert axe(page) == [], f"axe on {name} at {width}"
-    problems = vnu({name: page.content()})
-    assert problems[name] == [], f"HTML checker on {name}: {problems[name]}"
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{name} is {overflow}px wider than the {width} screen"
-    screenshot(page, f"{SLICE}-{name}-{WIDTHS[width][0]}")
+    audit_page(page, axe, vnu, name, width, SLICE)
 
 
 def password_step(page, email: str) -> None:

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from tests.browser.helpers import WIDTHS, log_in, new_context, screenshot
+from tests.browser.helpers import WIDTHS, audit_page, log_in, new_context
 
 pytestmark = pytest.mark.browser
 
@@ -55,13 +55,7 @@ def admin_page(browser, live_server, width):
 
 
 def check_page(page, axe, vnu, name: str, width: str) -> None:
-    """No axe violation, valid HTML, nothing wider than the screen; saves the screenshot."""
-    assert axe(page) == [], f"axe on {name} at {width}"
-    problems = vnu({name: page.content()})
-    assert problems[name] == [], f"HTML checker on {name}: {problems[name]}"
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{name} is {overflow}px wider than the {width} screen"
-    screenshot(page, f"{SLICE}-{name}-{WIDTHS[width][0]}")
+    audit_page(page, axe, vnu, name, width, SLICE)
 
 
 def test_archive_an_article_from_its_editor_and_restore_it_from_the_archived_list(admin_page, world, axe, vnu, width):

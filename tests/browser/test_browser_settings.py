@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.helpers import WIDTHS, log_in, new_context, screenshot
+from tests.browser.helpers import WIDTHS, audit_page, log_in, new_context
 
 pytestmark = pytest.mark.browser
 
@@ -50,12 +50,7 @@ def admin_page(browser, live_server, width):
 
 
 def check_page(page, axe, vnu, name: str, width: str) -> None:
-    assert axe(page) == [], f"axe on {name} at {width}"
-    problems = vnu({name: page.content()})
-    assert problems[name] == [], f"HTML checker on {name}: {problems[name]}"
-    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"{name} is {overflow}px wider than the {width} screen"
-    screenshot(page, f"{SLICE}-{name}-{WIDTHS[width][0]}")
+    audit_page(page, axe, vnu, name, width, SLICE)
 
 
 def test_settings_are_saved_and_every_page_shows_them(admin_page, browser, live_server, axe, vnu, width):
